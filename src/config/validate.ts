@@ -1,0 +1,420 @@
+// Validation and normalisation of the whole configuration. Pure: takes the parsed YAML (after
+// ${VAR} substitution) and the config file's folder, returns a Config or the list of issues.
+import { isAbsolute, resolve } from 'node:path';
+import type {
+  AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
+  ListenAddress, NameserverConfig, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
+} from './types.ts';
+import {
+  bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
+  str, stringMap, type Issues,
+} from './fields.ts';
+
+const DAY = 86_400_000;
+const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'exec', 'webhook'] as const;
+const STEP_COMMON = ['name', 'timeout', 'retries', 'backoff', 'onFailure'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface ValidateOptions { baseDir: string; adminToken: string | undefined }
+
+export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: Config; issues: Issues } {
+  const issues: Issues = [];
+  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'dns', 'proxy', 'admin', 'state', 'log']);
+  if (!root) return { issues };
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
+
+  const zone = readZone(required(root, 'zone', '', issues), issues);
+  const hostnames = readHostnames(required(root, 'hostnames', '', issues), zone?.name, issues);
+  const clusters = readClusters(required(root, 'clusters', '', issues), issues, abs);
+  const health = readHealth(root.health ?? {}, issues);
+  const failover = readFailover(root.failover ?? {}, clusters, issues);
+  const dns = readDns(root.dns ?? {}, issues);
+  const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, issues);
+  const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
+  const state = readState(root.state ?? {}, issues, abs);
+  const logRec = mapping(root.log ?? {}, 'log', issues, ['level']);
+  const level = logRec?.level === undefined ? 'info' : oneOf(logRec.level, 'log.level', issues, LOG_LEVELS);
+
+  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !dns || !admin || !state || !level) {
+    if (issues.length === 0) issues.push({ path: '(root)', message: 'invalid configuration' });
+    return { issues };
+  }
+  return { config: { zone, hostnames, clusters, health, failover, dns, proxy, admin, state, log: { level } }, issues };
+}
+
+function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
+  if (v === undefined) return undefined;
+  const rec = mapping(v, 'zone', issues, ['name', 'ttl', 'nameservers', 'soa']);
+  if (!rec) return undefined;
+  const name = dnsName(required(rec, 'name', 'zone', issues), 'zone.name', issues);
+  const ttl = rec.ttl === undefined ? 30 : int(rec.ttl, 'zone.ttl', issues, 1, 60);
+  const nameservers: NameserverConfig[] = [];
+  const nsList = list(required(rec, 'nameservers', 'zone', issues), 'zone.nameservers', issues, 1) ?? [];
+  nsList.forEach((item, i) => {
+    const p = join('zone.nameservers', i);
+    const ns = mapping(item, p, issues, ['name', 'address']);
+    if (!ns) return;
+    const nsName = dnsName(required(ns, 'name', p, issues), join(p, 'name'), issues);
+    const address = ns.address === undefined ? undefined : ipAddress(ns.address, join(p, 'address'), issues);
+    if (nsName && name && inZone(nsName, name) && address === undefined && ns.address === undefined) {
+      issues.push({ path: join(p, 'address'), message: `is required: ${nsName} is inside the zone and needs glue` });
+    }
+    if (nsName) nameservers.push({ name: nsName, address });
+  });
+  const soaRec = rec.soa === undefined ? {} : mapping(rec.soa, 'zone.soa', issues, ['mbox', 'negativeTtl', 'refresh', 'retry', 'expire']);
+  if (!soaRec || !name || ttl === undefined) return undefined;
+  const mbox = soaRec.mbox === undefined ? `hostmaster.${name}` : dnsName(soaRec.mbox, 'zone.soa.mbox', issues);
+  const negativeTtl = soaRec.negativeTtl === undefined ? ttl : int(soaRec.negativeTtl, 'zone.soa.negativeTtl', issues, 0, 86400);
+  const refresh = soaRec.refresh === undefined ? 3600 : int(soaRec.refresh, 'zone.soa.refresh', issues, 1, 2 ** 31 - 1);
+  const retry = soaRec.retry === undefined ? 600 : int(soaRec.retry, 'zone.soa.retry', issues, 1, 2 ** 31 - 1);
+  const expire = soaRec.expire === undefined ? 604800 : int(soaRec.expire, 'zone.soa.expire', issues, 1, 2 ** 31 - 1);
+  if (!mbox || negativeTtl === undefined || refresh === undefined || retry === undefined || expire === undefined) return undefined;
+  return { name, ttl, nameservers, soa: { mbox, negativeTtl, refresh, retry, expire } };
+}
+
+function readHostnames(v: unknown, zone: string | undefined, issues: Issues): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = list(v, 'hostnames', issues, 1);
+  if (!items) return undefined;
+  const out: string[] = [];
+  items.forEach((item, i) => {
+    const p = join('hostnames', i);
+    const name = dnsName(item, p, issues);
+    if (!name) return;
+    if (zone && !inZone(name, zone)) issues.push({ path: p, message: `${name} is not inside zone ${zone}` });
+    else if (out.includes(name)) issues.push({ path: p, message: `${name} is listed twice` });
+    else out.push(name);
+  });
+  return out;
+}
+
+function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): ClusterConfig[] | undefined {
+  if (v === undefined) return undefined;
+  const items = list(v, 'clusters', issues, 2);
+  if (!items) return undefined;
+  const out: ClusterConfig[] = [];
+  items.forEach((item, i) => {
+    const p = join('clusters', i);
+    const rec = mapping(item, p, issues, ['name', 'addresses', 'upstream', 'hostHeader', 'probes', 'healthyWhen', 'kubernetes', 'database']);
+    if (!rec) return;
+    const name = str(required(rec, 'name', p, issues), join(p, 'name'), issues, { pattern: CLUSTER_NAME, what: 'a lower-case DNS label (a-z, 0-9, -)' });
+    if (name && out.some((c) => c.name === name)) issues.push({ path: join(p, 'name'), message: `cluster ${name} is listed twice` });
+    const addrs = list(required(rec, 'addresses', p, issues), join(p, 'addresses'), issues, 1) ?? [];
+    const addresses = addrs.map((a, j) => ipAddress(a, join(join(p, 'addresses'), j), issues)).filter((a): a is string => a !== undefined);
+    const upstream = rec.upstream === undefined ? undefined : httpUrl(rec.upstream, join(p, 'upstream'), issues);
+    const hostHeader = rec.hostHeader === undefined ? undefined : str(rec.hostHeader, join(p, 'hostHeader'), issues);
+    const probeItems = list(required(rec, 'probes', p, issues), join(p, 'probes'), issues, 1) ?? [];
+    const probes = probeItems.map((pr, j) => readProbe(pr, join(join(p, 'probes'), j), issues, abs)).filter((x): x is ProbeConfig => x !== undefined);
+    probes.forEach((pr, j) => {
+      if (probes.findIndex((q) => q.name === pr.name) !== j) issues.push({ path: join(join(p, 'probes'), j), message: `probe name ${pr.name} is used twice; set a distinct name` });
+    });
+    const healthyWhen = readHealthyWhen(rec.healthyWhen, join(p, 'healthyWhen'), probes.length, issues);
+    let kubernetes: KubernetesAccess | undefined;
+    if (rec.kubernetes !== undefined) {
+      const kp = join(p, 'kubernetes');
+      const k = mapping(rec.kubernetes, kp, issues, ['kubeconfig', 'context']);
+      if (k) {
+        const kubeconfig = k.kubeconfig === undefined ? undefined : str(k.kubeconfig, join(kp, 'kubeconfig'), issues);
+        const context = k.context === undefined ? undefined : str(k.context, join(kp, 'context'), issues);
+        kubernetes = { kubeconfig: kubeconfig && abs(kubeconfig), context };
+      }
+    }
+    if (probes.some((pr) => pr.kind === 'kubernetes') && !kubernetes) {
+      issues.push({ path: join(p, 'kubernetes'), message: 'is required: a kubernetes probe needs the cluster\'s kubeconfig and context' });
+    }
+    let database: { url: string } | undefined;
+    if (rec.database !== undefined) {
+      const dp = join(p, 'database');
+      const d = mapping(rec.database, dp, issues, ['url']);
+      const url = d && str(required(d, 'url', dp, issues), join(dp, 'url'), issues, { pattern: /^postgres(ql)?:\/\//, what: 'a postgres:// or postgresql:// URL' });
+      if (url) database = { url };
+    }
+    if (name && addresses.length > 0 && healthyWhen) {
+      out.push({ name, addresses, upstream, hostHeader, probes, healthyWhen, kubernetes, database });
+    }
+  });
+  return out.length === items.length ? out : undefined;
+}
+
+function readHealthyWhen(v: unknown, path: string, probeCount: number, issues: Issues): HealthyWhen | undefined {
+  if (v === undefined || v === 'all') return { mode: 'all' };
+  if (v === 'any') return { mode: 'any' };
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const rec = mapping(v, path, issues, ['atLeast']);
+    const n = rec && int(required(rec, 'atLeast', path, issues), join(path, 'atLeast'), issues, 1, Math.max(1, probeCount));
+    return n === undefined || n === null ? undefined : { mode: 'atLeast', n };
+  }
+  issues.push({ path, message: `expected all, any or { atLeast: N }` });
+  return undefined;
+}
+
+function readProbe(v: unknown, path: string, issues: Issues, abs: (p: string) => string): ProbeConfig | undefined {
+  const rec = mapping(v, path, issues, ['http', 'https', 'tcp', 'kubernetes']);
+  if (!rec) return undefined;
+  const keys = Object.keys(rec);
+  if (keys.length !== 1) {
+    issues.push({ path, message: `expected exactly one of http, https, tcp, kubernetes, got ${keys.length}` });
+    return undefined;
+  }
+  const kind = keys[0];
+  const p = join(path, kind);
+  if (kind === 'http' || kind === 'https') {
+    const r = mapping(rec[kind], p, issues, ['name', 'url', 'method', 'expectStatus', 'bodyContains', 'host', 'sni', 'headers', 'ca', 'insecureSkipVerify', 'timeout']);
+    if (!r) return undefined;
+    const url = httpUrl(required(r, 'url', p, issues), join(p, 'url'), issues);
+    if (url && kind === 'https' && !url.startsWith('https:')) issues.push({ path: join(p, 'url'), message: 'an https probe needs an https:// URL' });
+    const method = r.method === undefined ? 'GET' : oneOf(r.method, join(p, 'method'), issues, ['GET', 'HEAD'] as const);
+    const statusItems = r.expectStatus === undefined ? [200] : list(r.expectStatus, join(p, 'expectStatus'), issues, 1) ?? [];
+    const expectStatus = statusItems.map((s, i) => int(s, join(join(p, 'expectStatus'), i), issues, 100, 599)).filter((s): s is number => s !== undefined);
+    const bodyContains = r.bodyContains === undefined ? undefined : str(r.bodyContains, join(p, 'bodyContains'), issues);
+    const host = r.host === undefined ? undefined : str(r.host, join(p, 'host'), issues);
+    const sni = r.sni === undefined ? undefined : str(r.sni, join(p, 'sni'), issues);
+    const headers = r.headers === undefined ? {} : stringMap(r.headers, join(p, 'headers'), issues);
+    const ca = r.ca === undefined ? undefined : str(r.ca, join(p, 'ca'), issues);
+    const insecureSkipVerify = r.insecureSkipVerify === undefined ? false : bool(r.insecureSkipVerify, join(p, 'insecureSkipVerify'), issues);
+    const timeout = r.timeout === undefined ? undefined : duration(r.timeout, join(p, 'timeout'), issues, 10, 60_000);
+    const name = r.name === undefined ? (url ? `${kind} ${url}` : kind) : str(r.name, join(p, 'name'), issues);
+    if (!url || !method || !headers || insecureSkipVerify === undefined || !name) return undefined;
+    return { kind: 'http', name, url, method, expectStatus, bodyContains, host, sni, headers, ca: ca && abs(ca), insecureSkipVerify, timeout };
+  }
+  if (kind === 'tcp') {
+    const r = mapping(rec.tcp, p, issues, ['name', 'address', 'timeout']);
+    if (!r) return undefined;
+    const addr = listenAddress(required(r, 'address', p, issues), join(p, 'address'), issues);
+    const timeout = r.timeout === undefined ? undefined : duration(r.timeout, join(p, 'timeout'), issues, 10, 60_000);
+    const name = r.name === undefined ? `tcp ${String(r.address)}` : str(r.name, join(p, 'name'), issues);
+    if (!addr || !name) return undefined;
+    return { kind: 'tcp', name, host: addr.host, port: addr.port, timeout };
+  }
+  const r = mapping(rec.kubernetes, p, issues, ['name', 'readyz', 'deployment', 'endpointSlice', 'timeout']);
+  if (!r) return undefined;
+  const timeout = r.timeout === undefined ? undefined : duration(r.timeout, join(p, 'timeout'), issues, 10, 60_000);
+  const checks = ['readyz', 'deployment', 'endpointSlice'].filter((k) => r[k] !== undefined);
+  if (checks.length !== 1) {
+    issues.push({ path: p, message: 'expected exactly one of readyz: true, deployment: {...}, endpointSlice: {...}' });
+    return undefined;
+  }
+  let check: Extract<ProbeConfig, { kind: 'kubernetes' }>['check'] | undefined;
+  if (checks[0] === 'readyz') {
+    if (r.readyz !== true) issues.push({ path: join(p, 'readyz'), message: 'expected true' });
+    else check = { type: 'readyz' };
+  } else if (checks[0] === 'deployment') {
+    const dp = join(p, 'deployment');
+    const d = mapping(r.deployment, dp, issues, ['namespace', 'name', 'minAvailable']);
+    const namespace = d && str(required(d, 'namespace', dp, issues), join(dp, 'namespace'), issues);
+    const name = d && str(required(d, 'name', dp, issues), join(dp, 'name'), issues);
+    const minAvailable = d && (d.minAvailable === undefined ? 1 : int(d.minAvailable, join(dp, 'minAvailable'), issues, 0, 100000));
+    if (namespace && name && minAvailable !== undefined && minAvailable !== null) check = { type: 'deployment', namespace, name, minAvailable };
+  } else {
+    const ep = join(p, 'endpointSlice');
+    const d = mapping(r.endpointSlice, ep, issues, ['namespace', 'service', 'minReady']);
+    const namespace = d && str(required(d, 'namespace', ep, issues), join(ep, 'namespace'), issues);
+    const service = d && str(required(d, 'service', ep, issues), join(ep, 'service'), issues);
+    const minReady = d && (d.minReady === undefined ? 1 : int(d.minReady, join(ep, 'minReady'), issues, 0, 100000));
+    if (namespace && service && minReady !== undefined && minReady !== null) check = { type: 'endpointslice', namespace, service, minReady };
+  }
+  const name = r.name === undefined ? `kubernetes ${checks[0]}` : str(r.name, join(p, 'name'), issues);
+  if (!check || !name) return undefined;
+  return { kind: 'kubernetes', name, check, timeout };
+}
+
+function readHealth(v: unknown, issues: Issues): HealthConfig | undefined {
+  const r = mapping(v, 'health', issues, ['interval', 'timeout', 'fall', 'rise', 'jitter', 'confirmInterval']);
+  if (!r) return undefined;
+  const interval = r.interval === undefined ? 1000 : duration(r.interval, 'health.interval', issues, 100, 3_600_000);
+  const timeout = r.timeout === undefined ? 500 : duration(r.timeout, 'health.timeout', issues, 10, 60_000);
+  const fall = r.fall === undefined ? 3 : int(r.fall, 'health.fall', issues, 1, 100);
+  const rise = r.rise === undefined ? 2 : int(r.rise, 'health.rise', issues, 1, 100);
+  const jitter = r.jitter === undefined ? (interval === undefined ? 0 : Math.floor(interval / 10)) : duration(r.jitter, 'health.jitter', issues, 0, 3_600_000);
+  const confirmInterval = r.confirmInterval === undefined ? (interval === undefined ? 0 : Math.min(200, Math.floor(interval / 4))) : duration(r.confirmInterval, 'health.confirmInterval', issues, 10, 3_600_000);
+  if (interval === undefined || timeout === undefined || fall === undefined || rise === undefined || jitter === undefined || confirmInterval === undefined) return undefined;
+  if (timeout > interval) issues.push({ path: 'health.timeout', message: `${timeout}ms is longer than health.interval (${interval}ms)` });
+  if (jitter >= interval) issues.push({ path: 'health.jitter', message: `must be shorter than health.interval (${interval}ms)` });
+  if (r.confirmInterval !== undefined && confirmInterval > interval) issues.push({ path: 'health.confirmInterval', message: `must not be longer than health.interval (${interval}ms)` });
+  return { interval, timeout, fall, rise, jitter, confirmInterval };
+}
+
+function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): FailoverConfig | undefined {
+  const r = mapping(v, 'failover', issues, ['automatic', 'cooldown', 'steps']);
+  if (!r) return undefined;
+  const automatic = r.automatic === undefined ? true : bool(r.automatic, 'failover.automatic', issues);
+  const cooldown = r.cooldown === undefined ? 300_000 : duration(r.cooldown, 'failover.cooldown', issues, 0, DAY);
+  const items = r.steps === undefined ? ['switch-traffic'] : list(r.steps, 'failover.steps', issues, 1) ?? [];
+  const steps = items.map((s, i) => readStep(s, join('failover.steps', i), issues)).filter((s): s is StepConfig => s !== undefined);
+  if (steps.length === items.length) {
+    const switches = steps.filter((s) => s.type === 'switch-traffic').length;
+    if (switches !== 1) issues.push({ path: 'failover.steps', message: `must contain switch-traffic exactly once (found ${switches})` });
+    const seen = new Set<string>();
+    steps.forEach((s, i) => {
+      if (seen.has(s.name)) issues.push({ path: join(join('failover.steps', i), 'name'), message: `step name ${s.name} is used twice; set a distinct name` });
+      seen.add(s.name);
+      for (const c of clusters ?? []) {
+        if ((s.type === 'postgres-promote' || s.type === 'postgres-fence') && !c.database) {
+          issues.push({ path: `clusters[${clusters!.indexOf(c)}].database`, message: `is required: step ${s.name} (${s.type}) acts on every cluster's database` });
+        }
+        if (s.type === 'kubernetes-scale' && !c.kubernetes) {
+          issues.push({ path: `clusters[${clusters!.indexOf(c)}].kubernetes`, message: `is required: step ${s.name} (kubernetes-scale) acts on every cluster` });
+        }
+      }
+    });
+  }
+  if (automatic === undefined || cooldown === undefined || steps.length !== items.length) return undefined;
+  return { automatic, cooldown, steps };
+}
+
+function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefined {
+  let type: string;
+  let body: unknown;
+  if (typeof v === 'string') { type = v; body = {}; }
+  else {
+    const rec = mapping(v, path, issues, STEP_TYPES);
+    if (!rec) return undefined;
+    const keys = Object.keys(rec);
+    if (keys.length !== 1) {
+      issues.push({ path, message: `expected exactly one step type (${STEP_TYPES.join(', ')}), got ${keys.length}` });
+      return undefined;
+    }
+    type = keys[0];
+    body = rec[type] ?? {};
+  }
+  if (!(STEP_TYPES as readonly string[]).includes(type)) {
+    issues.push({ path, message: `unknown step '${type}' (known: ${STEP_TYPES.join(', ')})` });
+    return undefined;
+  }
+  const p = typeof v === 'string' ? path : join(path, type);
+  const own: Record<string, readonly string[]> = {
+    'switch-traffic': [],
+    'kubernetes-scale': ['namespace', 'deployments', 'hpas', 'replicas', 'wait'],
+    'postgres-fence': ['terminateSessions'],
+    'postgres-promote': ['maxLagBytes', 'maxLagSeconds'],
+    exec: ['command', 'env'],
+    webhook: ['url', 'secret', 'format', 'routingKey', 'headers'],
+  };
+  const r = mapping(body, p, issues, [...STEP_COMMON, ...own[type]]);
+  if (!r) return undefined;
+  const notify = type === 'webhook' || type === 'exec';
+  const name = r.name === undefined ? type : str(r.name, join(p, 'name'), issues, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a lower-case name (a-z, 0-9, -)' });
+  const timeout = r.timeout === undefined ? (type === 'kubernetes-scale' ? 120_000 : 30_000) : duration(r.timeout, join(p, 'timeout'), issues, 10, DAY);
+  const retries = r.retries === undefined ? (type === 'switch-traffic' ? 0 : 2) : int(r.retries, join(p, 'retries'), issues, 0, 100);
+  const backoff = r.backoff === undefined ? 1000 : duration(r.backoff, join(p, 'backoff'), issues, 0, 3_600_000);
+  const onFailure = r.onFailure === undefined ? (notify || type === 'postgres-fence' ? 'continue' : 'hold') : oneOf(r.onFailure, join(p, 'onFailure'), issues, ['hold', 'continue'] as const);
+  if (!name || timeout === undefined || retries === undefined || backoff === undefined || !onFailure) return undefined;
+  const common = { name, timeout, retries, backoff, onFailure };
+  switch (type) {
+    case 'switch-traffic':
+      return { ...common, type };
+    case 'kubernetes-scale': {
+      const namespace = str(required(r, 'namespace', p, issues), join(p, 'namespace'), issues);
+      const names = (key: string) => r[key] === undefined ? [] : (list(r[key], join(p, key), issues) ?? []).map((d, i) => str(d, join(join(p, key), i), issues)).filter((d): d is string => d !== undefined);
+      const deployments = names('deployments');
+      const hpas = names('hpas');
+      if (deployments.length + hpas.length === 0) issues.push({ path: p, message: 'needs at least one entry in deployments or hpas' });
+      const replicas = int(required(r, 'replicas', p, issues), join(p, 'replicas'), issues, 0, 100000);
+      const wait = r.wait === undefined ? false : bool(r.wait, join(p, 'wait'), issues);
+      if (!namespace || replicas === undefined || wait === undefined) return undefined;
+      return { ...common, type, namespace, deployments, hpas, replicas, wait };
+    }
+    case 'postgres-fence': {
+      const terminateSessions = r.terminateSessions === undefined ? true : bool(r.terminateSessions, join(p, 'terminateSessions'), issues);
+      return terminateSessions === undefined ? undefined : { ...common, type, terminateSessions };
+    }
+    case 'postgres-promote': {
+      const maxLagBytes = r.maxLagBytes === undefined ? undefined : int(r.maxLagBytes, join(p, 'maxLagBytes'), issues, 0, Number.MAX_SAFE_INTEGER);
+      const maxLagSeconds = r.maxLagSeconds === undefined ? undefined : int(r.maxLagSeconds, join(p, 'maxLagSeconds'), issues, 0, 86400);
+      return { ...common, type, maxLagBytes, maxLagSeconds };
+    }
+    case 'exec': {
+      const argv = (list(required(r, 'command', p, issues), join(p, 'command'), issues, 1) ?? []).map((a, i) => str(a, join(join(p, 'command'), i), issues));
+      const env = r.env === undefined ? {} : stringMap(r.env, join(p, 'env'), issues);
+      if (argv.length === 0 || argv.some((a) => a === undefined) || !env) return undefined;
+      return { ...common, type, command: argv as string[], env };
+    }
+    default: {
+      const url = httpUrl(required(r, 'url', p, issues), join(p, 'url'), issues);
+      const secret = r.secret === undefined ? undefined : str(r.secret, join(p, 'secret'), issues);
+      const format = r.format === undefined ? 'json' : oneOf(r.format, join(p, 'format'), issues, ['json', 'slack', 'pagerduty'] as const);
+      const routingKey = r.routingKey === undefined ? undefined : str(r.routingKey, join(p, 'routingKey'), issues);
+      if (format === 'pagerduty' && routingKey === undefined) issues.push({ path: join(p, 'routingKey'), message: 'is required with format: pagerduty' });
+      const headers = r.headers === undefined ? {} : stringMap(r.headers, join(p, 'headers'), issues);
+      if (!url || !format || !headers) return undefined;
+      return { ...common, type: 'webhook', url, secret, format, routingKey, headers };
+    }
+  }
+}
+
+function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
+  const r = mapping(v, 'dns', issues, ['listen', 'maxUdpSize', 'rateLimit', 'tcp']);
+  if (!r) return undefined;
+  const items = r.listen === undefined ? ['127.0.0.1:5353'] : list(r.listen, 'dns.listen', issues, 1) ?? [];
+  const listen = items.map((a, i) => listenAddress(a, join('dns.listen', i), issues)).filter((a): a is ListenAddress => a !== undefined);
+  const maxUdpSize = r.maxUdpSize === undefined ? 1232 : int(r.maxUdpSize, 'dns.maxUdpSize', issues, 512, 4096);
+  const rl = mapping(r.rateLimit ?? {}, 'dns.rateLimit', issues, ['responsesPerSecond', 'slip', 'window', 'ipv4PrefixLength', 'ipv6PrefixLength']);
+  const tcpRec = mapping(r.tcp ?? {}, 'dns.tcp', issues, ['idleTimeout', 'maxConnections']);
+  if (!rl || !tcpRec) return undefined;
+  const responsesPerSecond = rl.responsesPerSecond === undefined ? 200 : int(rl.responsesPerSecond, 'dns.rateLimit.responsesPerSecond', issues, 0, 10_000_000);
+  const slip = rl.slip === undefined ? 2 : int(rl.slip, 'dns.rateLimit.slip', issues, 0, 10);
+  const window = rl.window === undefined ? 15_000 : duration(rl.window, 'dns.rateLimit.window', issues, 1000, 3_600_000);
+  const ipv4PrefixLength = rl.ipv4PrefixLength === undefined ? 24 : int(rl.ipv4PrefixLength, 'dns.rateLimit.ipv4PrefixLength', issues, 8, 32);
+  const ipv6PrefixLength = rl.ipv6PrefixLength === undefined ? 56 : int(rl.ipv6PrefixLength, 'dns.rateLimit.ipv6PrefixLength', issues, 16, 128);
+  const idleTimeout = tcpRec.idleTimeout === undefined ? 10_000 : duration(tcpRec.idleTimeout, 'dns.tcp.idleTimeout', issues, 100, 3_600_000);
+  const maxConnections = tcpRec.maxConnections === undefined ? 1000 : int(tcpRec.maxConnections, 'dns.tcp.maxConnections', issues, 1, 1_000_000);
+  if (listen.length !== items.length || maxUdpSize === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
+    || ipv4PrefixLength === undefined || ipv6PrefixLength === undefined || idleTimeout === undefined || maxConnections === undefined) return undefined;
+  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections } };
+}
+
+function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): ProxyConfig | undefined {
+  const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength']);
+  if (!r) return undefined;
+  const listen = listenAddress(required(r, 'listen', 'proxy', issues), 'proxy.listen', issues);
+  const t = mapping(r.timeouts ?? {}, 'proxy.timeouts', issues, ['connect', 'headers', 'idle', 'clientHeaders']);
+  if (!t) return undefined;
+  const connect = t.connect === undefined ? 2000 : duration(t.connect, 'proxy.timeouts.connect', issues, 10, 600_000);
+  const headers = t.headers === undefined ? 30_000 : duration(t.headers, 'proxy.timeouts.headers', issues, 10, 3_600_000);
+  const idle = t.idle === undefined ? 60_000 : duration(t.idle, 'proxy.timeouts.idle', issues, 10, 3_600_000);
+  const clientHeaders = t.clientHeaders === undefined ? 10_000 : duration(t.clientHeaders, 'proxy.timeouts.clientHeaders', issues, 100, 600_000);
+  const maxHeaderSize = r.maxHeaderSize === undefined ? 16_384 : int(r.maxHeaderSize, 'proxy.maxHeaderSize', issues, 1024, 1_048_576);
+  const maxUrlLength = r.maxUrlLength === undefined ? 8192 : int(r.maxUrlLength, 'proxy.maxUrlLength', issues, 64, 1_048_576);
+  (clusters ?? []).forEach((c, i) => {
+    if (!c.upstream) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
+  });
+  if (!listen || connect === undefined || headers === undefined || idle === undefined || clientHeaders === undefined || maxHeaderSize === undefined || maxUrlLength === undefined) return undefined;
+  return { listen, timeouts: { connect, headers, idle, clientHeaders }, maxHeaderSize, maxUrlLength };
+}
+
+const isLoopback = (host: string): boolean => host === '::1' || host.startsWith('127.');
+
+function readAdmin(v: unknown, token: string | undefined, issues: Issues): AdminConfig | undefined {
+  const r = mapping(v, 'admin', issues, ['listen', 'shutdownDelay']);
+  if (!r) return undefined;
+  const listen = r.listen === undefined ? { host: '127.0.0.1', port: 9090, family: 4 as const } : listenAddress(r.listen, 'admin.listen', issues);
+  const shutdownDelay = r.shutdownDelay === undefined ? 0 : duration(r.shutdownDelay, 'admin.shutdownDelay', issues, 0, 600_000);
+  if (!listen || shutdownDelay === undefined) return undefined;
+  if (!isLoopback(listen.host) && !token) {
+    issues.push({ path: 'admin.listen', message: `${listen.host} is not a loopback address: set SWITCHYARD_ADMIN_TOKEN (SWY_ADMIN_TOKEN_REQUIRED)` });
+    return undefined;
+  }
+  return { listen, token: token || undefined, shutdownDelay };
+}
+
+function readState(v: unknown, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
+  const r = mapping(v, 'state', issues, ['file', 'kubernetes']);
+  if (!r) return undefined;
+  if (r.file !== undefined && r.kubernetes !== undefined) {
+    issues.push({ path: 'state', message: 'expected one of file or kubernetes, not both' });
+    return undefined;
+  }
+  if (r.kubernetes !== undefined) {
+    const k = mapping(r.kubernetes, 'state.kubernetes', issues, ['namespace', 'name', 'kubeconfig', 'context']);
+    if (!k) return undefined;
+    const namespace = str(required(k, 'namespace', 'state.kubernetes', issues), 'state.kubernetes.namespace', issues);
+    const name = k.name === undefined ? 'switchyard' : str(k.name, 'state.kubernetes.name', issues);
+    const kubeconfig = k.kubeconfig === undefined ? undefined : str(k.kubeconfig, 'state.kubernetes.kubeconfig', issues);
+    const context = k.context === undefined ? undefined : str(k.context, 'state.kubernetes.context', issues);
+    if (!namespace || !name) return undefined;
+    return { kind: 'kubernetes', namespace, name, kubeconfig: kubeconfig && abs(kubeconfig), context };
+  }
+  const file = r.file === undefined ? './switchyard-state.json' : str(r.file, 'state.file', issues);
+  return file ? { kind: 'file', file: abs(file) } : undefined;
+}

@@ -1,0 +1,29 @@
+// The contract every failover step implements. Steps are idempotent: the controller may run a
+// step again after a crash (the journal says it started but not that it finished), and the
+// step must then do nothing harmful (an already promoted database counts as done).
+import type { Logger } from '../log.ts';
+import type { ClusterConfig, StepConfig } from '../config/index.ts';
+import type { TransitionKind } from '../routing/index.ts';
+
+export interface StepContext {
+  epoch: number;
+  kind: TransitionKind;
+  source: ClusterConfig;        // the cluster traffic moves away from
+  target: ClusterConfig;        // the cluster traffic moves to
+  reason: string;
+  forced: boolean;              // --force: prechecks that fail are logged, not blocking
+  idempotencyKey: string;       // `switchyard:<epoch>:<step name>`, stable across retries and restarts
+  attempt: number;              // 1-based
+  signal: AbortSignal;          // aborted on the step's timeout or on shutdown
+  logger: Logger;
+}
+
+export interface StepOutcome { detail?: string }
+
+export interface Step {
+  readonly config: StepConfig;
+  /** Checks run for every step before the first step moves anything. Throw a SwitchyardError to block. */
+  precheck?(ctx: StepContext): Promise<StepOutcome | void>;
+  run(ctx: StepContext): Promise<StepOutcome | void>;
+  close?(): Promise<void>;
+}
