@@ -1,3 +1,3 @@
 export type * from './types.ts';
-export { loadConfig, parseConfig, formatConfigError, substituteEnv, type Env } from './load.ts';
+export { loadConfig, parseConfig, formatConfigError, substituteEnv, cliSettings, type Env } from './load.ts';
 export { parseDuration, type ConfigIssue } from './fields.ts';

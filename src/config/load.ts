@@ -69,3 +69,8 @@ export function formatConfigError(err: SwitchyardError): string[] {
   const issues = (err.details?.issues as Issues | undefined) ?? [];
   return issues.length > 0 ? issues.map((i) => `${err.code} ${i.path}: ${i.message}`) : [`${err.code}: ${err.message}`];
 }
+
+/** Settings the CLI takes from the environment (the admin token for mutating calls). */
+export function cliSettings(env: Env = process.env): { adminToken: string | undefined; adminUrl: string | undefined } {
+  return { adminToken: env.SWITCHYARD_ADMIN_TOKEN || undefined, adminUrl: env.SWITCHYARD_ADMIN_URL || undefined };
+}

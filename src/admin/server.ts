@@ -1,0 +1,125 @@
+// Admin HTTP API: liveness, readiness, Prometheus metrics, status (JSON and page), and the
+// mutating calls (failover, failback) behind a bearer token.
+import { timingSafeEqual } from 'node:crypto';
+import { fastify, LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { AdminConfig } from '../config/index.ts';
+import { SwitchyardError, isSwitchyardError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { renderStatusPage } from './page.ts';
+import type { StatusView } from './status.ts';
+
+export interface TransitionRequest { to?: string; reason: string; force: boolean }
+
+export interface AdminActions {
+  failover(req: TransitionRequest & { to: string }): Promise<unknown>;
+  failback(req: TransitionRequest): Promise<unknown>;
+}
+
+export interface AdminDeps {
+  logger: Logger;
+  registry: Registry;
+  status: () => StatusView;
+  ready: () => boolean;
+  actions: AdminActions | undefined;
+}
+
+export interface AdminServer { start(): Promise<void>; close(): Promise<void>; address(): { address: string; port: number } }
+
+/** HTTP status for an error code; codes not listed are server errors. */
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  SWY_ADMIN_BAD_REQUEST: 400,
+  SWY_ADMIN_UNAUTHORIZED: 401,
+  SWY_ADMIN_NOT_FOUND: 404,
+  SWY_ADMIN_UNAVAILABLE: 503,
+  SWY_STATE_CONFLICT: 409,
+};
+
+export function httpStatusFor(err: SwitchyardError): number {
+  const fromDetails = err.details?.httpStatus;
+  if (typeof fromDetails === 'number') return fromDetails;
+  return STATUS_BY_CODE[err.code] ?? 500;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
+  if (!m) return false;
+  const a = Buffer.from(m[1]);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: string } {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (typeof b !== 'object' || Array.isArray(b)) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', 'the body must be a JSON object');
+  const known = ['to', 'reason', 'force'];
+  const unknown = Object.keys(b).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', `unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  if (needTo && (typeof b.to !== 'string' || b.to === '')) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'to' is required: the name of the cluster to move traffic to");
+  if (!needTo && b.to !== undefined) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'to' is not accepted by failback: it always returns to the preferred cluster");
+  if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 500)) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'reason' must be a string of at most 500 characters");
+  if (b.force !== undefined && typeof b.force !== 'boolean') throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'force' must be true or false");
+  return { to: b.to as string | undefined, reason: (b.reason as string | undefined) ?? '', force: b.force === true };
+}
+
+export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDeps): AdminServer {
+  const { admin } = options;
+  const log = deps.logger.child({ module: 'admin' });
+  const app = fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  const sendError = (reply: FastifyReply, status: number, code: string, message: string) =>
+    reply.code(status).header('cache-control', 'no-store').send({ error: { code, message } });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (isSwitchyardError(err)) return sendError(reply, httpStatusFor(err), err.code, err.message);
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return sendError(reply, e.statusCode, 'SWY_ADMIN_BAD_REQUEST', e.message ?? 'bad request');
+    }
+    log.error({ err }, 'admin request failed');
+    return sendError(reply, 500, 'SWY_ADMIN_UNAVAILABLE', 'internal error; see the switchyard log');
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'SWY_ADMIN_NOT_FOUND', `no route ${req.method} ${req.url}`));
+
+  const authorize = async (req: FastifyRequest) => {
+    if (admin.token !== undefined && !tokenMatches(req.headers.authorization, admin.token)) {
+      throw new SwitchyardError('SWY_ADMIN_UNAUTHORIZED', 'this call needs the admin bearer token (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN)');
+    }
+  };
+  const needActions = (): AdminActions => {
+    if (!deps.actions) throw new SwitchyardError('SWY_ADMIN_UNAVAILABLE', 'the failover controller is not running');
+    return deps.actions;
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => (deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics()));
+  app.get('/v1/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(deps.status()));
+  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(renderStatusPage(deps.status())));
+  app.post('/v1/failover', { preHandler: authorize }, async (req) => {
+    const body = readBody(req.body, true);
+    return needActions().failover({ ...body, to: body.to! });
+  });
+  app.post('/v1/failback', { preHandler: authorize }, async (req) => needActions().failback(readBody(req.body, false)));
+
+  return {
+    async start() {
+      try {
+        await app.listen({ host: admin.listen.host, port: admin.listen.port });
+      } catch (err) {
+        throw new SwitchyardError('SWY_LISTEN_FAILED', `admin cannot listen on ${admin.listen.host}:${admin.listen.port}: ${(err as Error).message}`, { listen: admin.listen }, { cause: err });
+      }
+    },
+    close: () => app.close(),
+    address() {
+      const a = app.server.address();
+      return typeof a === 'object' && a ? { address: a.address, port: a.port } : { address: admin.listen.host, port: admin.listen.port };
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// The /v1/status view: routing state beside per-cluster health. Pure: built from the two sources.
+import type { ClusterConfig } from '../config/index.ts';
+import type { ClusterHealth } from '../health/types.ts';
+import type { RoutingState, Transition } from '../routing/index.ts';
+
+export interface StatusView {
+  active: string;
+  preferred: string;
+  state: RoutingState['state'];
+  reason: string;
+  generation: number;
+  epoch: number;
+  automatic: boolean;
+  clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null }>;
+  lastTransition: Transition | null;
+  updatedAt: string;
+}
+
+export function buildStatus(state: RoutingState, clusters: readonly ClusterConfig[], health: readonly ClusterHealth[], automatic: boolean): StatusView {
+  return {
+    active: state.active,
+    preferred: clusters[0].name,
+    state: state.state,
+    reason: state.reason,
+    generation: state.generation,
+    epoch: state.epoch,
+    automatic,
+    clusters: clusters.map((c) => {
+      const h = health.find((x) => x.name === c.name);
+      return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null };
+    }),
+    lastTransition: state.transition,
+    updatedAt: state.updatedAt,
+  };
+}

@@ -1,0 +1,73 @@
+// The composition root: builds every part from the configuration and wires them together.
+// No other module creates long-lived objects on its own.
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import type { Config } from './config/index.ts';
+import type { Logger } from './log.ts';
+import { createFileStore, createRouting, type StateStore } from './routing/index.ts';
+import { createAdminServer, buildStatus } from './admin/index.ts';
+import { SwitchyardError } from './errors.ts';
+
+export interface Switchyard {
+  /** Admin address as bound. */
+  adminAddress(): { address: string; port: number };
+  /** Stops accepting (DNS, proxy, admin), waits for in-flight work, stops probes and the controller. */
+  close(): Promise<void>;
+}
+
+function createStore(config: Config): StateStore {
+  if (config.state.kind === 'file') return createFileStore({ file: config.state.file });
+  throw new SwitchyardError('SWY_CONFIG_INVALID', 'state.kubernetes is not supported yet; use state.file', { issues: [{ path: 'state.kubernetes', message: 'not supported yet' }] });
+}
+
+export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
+  const { logger } = deps;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+
+  const store = createStore(config);
+  const routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name) });
+  const generation = new Gauge({ name: 'switchyard_routing_generation', help: 'Generation of the routing state in force', registers: [registry] });
+  const activeGauge = new Gauge({ name: 'switchyard_routing_active', help: '1 for the cluster traffic goes to, 0 for the others', labelNames: ['cluster'], registers: [registry] });
+  const showRouting = () => {
+    const s = routing.current();
+    generation.set(s.generation);
+    for (const c of config.clusters) activeGauge.labels(c.name).set(c.name === s.active ? 1 : 0);
+  };
+  showRouting();
+  routing.subscribe(showRouting);
+  logger.info({ active: routing.current().active, state: routing.current().state, generation: routing.current().generation, store: store.description }, `routing state loaded: ${routing.current().active} is active`);
+
+  let ready = false;
+  const admin = createAdminServer({ admin: config.admin }, {
+    logger,
+    registry,
+    status: () => buildStatus(routing.state(), config.clusters, [], config.failover.automatic),
+    ready: () => ready,
+    actions: undefined,
+  });
+
+  const started: Array<{ name: string; close: () => Promise<void> }> = [];
+  try {
+    await admin.start();
+    started.push({ name: 'admin', close: () => admin.close() });
+  } catch (err) {
+    for (const s of started.reverse()) await s.close().catch(() => {});
+    throw err;
+  }
+  ready = true;
+  logger.info({ admin: admin.address() }, 'switchyard is serving');
+
+  return {
+    adminAddress: () => admin.address(),
+    async close() {
+      ready = false;
+      if (config.admin.shutdownDelay > 0) {
+        logger.info({ delayMs: config.admin.shutdownDelay }, 'lame duck: readyz reports not ready before listeners close');
+        await new Promise((r) => setTimeout(r, config.admin.shutdownDelay));
+      }
+      for (const s of started.reverse()) {
+        try { await s.close(); } catch (err) { logger.warn({ err, part: s.name }, `closing ${s.name} failed`); }
+      }
+    },
+  };
+}

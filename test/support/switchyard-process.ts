@@ -1,0 +1,136 @@
+// Whole-process harness: runs the real `switchyard` command (bin/switchyard.js on the Node that
+// npm ci brought) in a temp folder, with free loopback ports handed in through environment
+// variables that the YAML references: ${DNS_PORT}, ${ADMIN_PORT}, ${PROXY_PORT}.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const NODE = process.execPath;
+export const BIN = join(REPO, 'bin/switchyard.js');
+
+/** A port free for both TCP and UDP on `host` at the time of the call. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((res, rej) => {
+      const srv = createServer();
+      srv.once('error', rej);
+      srv.listen(0, host, () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((res) => {
+      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      s.once('error', () => { s.close(); res(false); });
+      s.bind(port, host, () => s.close(() => res(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error(`no free TCP+UDP port found on ${host}`);
+}
+
+export interface SwitchyardProcess {
+  dir: string;
+  configFile: string;
+  adminUrl: string;
+  dnsPort: number;
+  adminPort: number;
+  proxyPort: number;
+  env: Record<string, string>;
+  child: ChildProcess;
+  logs(): string;
+  /** Sends the signal (default SIGTERM) and resolves with the exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL, no cleanup: for crash scenarios. */
+  kill(): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartOptions {
+  config: string;                      // YAML text
+  env?: Record<string, string>;
+  dir?: string;                        // reuse a folder (state file survives a restart)
+  ports?: { dns?: number; admin?: number; proxy?: number };
+  waitReady?: boolean;                 // default true: resolves when /readyz answers 200
+  readyTimeoutMs?: number;
+}
+
+export async function startSwitchyard(opts: StartOptions): Promise<SwitchyardProcess> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
+  const configFile = join(dir, 'switchyard.yaml');
+  writeFileSync(configFile, opts.config);
+  const dnsPort = opts.ports?.dns ?? await freePort();
+  const adminPort = opts.ports?.admin ?? await freePort();
+  const proxyPort = opts.ports?.proxy ?? await freePort();
+  const env: Record<string, string> = {
+    PATH: `${dirname(NODE)}:${process.env.PATH ?? ''}`,
+    HOME: process.env.HOME ?? dir,
+    DNS_PORT: String(dnsPort), ADMIN_PORT: String(adminPort), PROXY_PORT: String(proxyPort),
+    ...opts.env,
+  };
+  const child = spawn(NODE, [BIN, 'serve', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (chunk: Buffer) => { out += chunk.toString(); if (out.length > 4_000_000) out = out.slice(-2_000_000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const proc: SwitchyardProcess = {
+    dir, configFile, adminUrl, dnsPort, adminPort, proxyPort, env, child, exited,
+    logs: () => out,
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r.code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  if (opts.waitReady === false) return proc;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`switchyard exited (${child.exitCode ?? child.signalCode}) before becoming ready:\n${out}`);
+    }
+    try {
+      const res = await fetch(`${adminUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return proc;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await proc.kill();
+  throw new Error(`switchyard did not become ready within ${opts.readyTimeoutMs ?? 20_000} ms:\n${out}`);
+}
+
+/** Runs a one-shot CLI command (validate, status, failover, ...) and collects its output. */
+export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn(NODE, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env: { PATH: `${dirname(NODE)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += c; });
+    child.stderr.on('data', (c) => { stderr += c; });
+    const t = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`switchyard ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, opts.timeoutMs ?? 30_000);
+    child.once('exit', (code) => { clearTimeout(t); res({ code, stdout, stderr }); });
+  });
+}
+
+export function writeFile(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}

@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig, substituteEnv } from '../../../src/config/index.ts';
+import { parseDuration } from '../../../src/config/fields.ts';
+import { SwitchyardError } from '../../../src/errors.ts';
+
+const BASE = `
+zone:
+  name: Example.COM.
+  nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }]
+hostnames: [app.example.com]
+clusters:
+  - name: east
+    addresses: [127.0.0.2, "::1"]
+    probes: [{ http: { url: "http://127.0.0.2:18081/healthz" } }]
+  - name: west
+    addresses: [127.0.0.3]
+    probes: [{ tcp: { address: "127.0.0.3:5432" } }]
+`;
+
+function issuesOf(text: string, env: Record<string, string> = {}): Array<{ path: string; message: string }> {
+  try {
+    parseConfig(text, env, '/etc/switchyard');
+  } catch (err) {
+    assert.ok(err instanceof SwitchyardError, `expected SwitchyardError, got ${err}`);
+    assert.match(err.code, /^SWY_CONFIG_(INVALID|YAML)$/);
+    return err.details!.issues as Array<{ path: string; message: string }>;
+  }
+  return [];
+}
+
+test('a minimal config gets the documented defaults', () => {
+  const c = parseConfig(BASE, {}, '/etc/switchyard');
+  assert.equal(c.zone.name, 'example.com');
+  assert.equal(c.zone.ttl, 30);
+  assert.equal(c.zone.soa.mbox, 'hostmaster.example.com');
+  assert.deepEqual(c.health, { interval: 1000, timeout: 500, fall: 3, rise: 2, jitter: 100, confirmInterval: 200 });
+  assert.equal(c.failover.automatic, true);
+  assert.deepEqual(c.failover.steps.map((s) => s.type), ['switch-traffic']);
+  assert.deepEqual(c.dns.listen, [{ host: '127.0.0.1', port: 5353, family: 4 }]);
+  assert.equal(c.dns.maxUdpSize, 1232);
+  assert.equal(c.proxy, undefined);
+  assert.deepEqual(c.state, { kind: 'file', file: '/etc/switchyard/switchyard-state.json' });
+  assert.equal(c.clusters[1].probes[0].kind, 'tcp');
+});
+
+const cases: Array<[string, string, RegExp]> = [
+  ['ttl above 60', BASE.replace('nameservers:', 'ttl: 61\n  nameservers:'), /^zone\.ttl: .*out of range 1\.\.60/],
+  ['unknown top-level key', `${BASE}\nbogus: 1\n`, /^bogus: unknown property 'bogus'/],
+  ['unknown nested key', BASE.replace('addresses: [127.0.0.3]', 'addresses: [127.0.0.3]\n    adresses: []'), /^clusters\[1\]\.adresses: unknown property/],
+  ['bad address', BASE.replace('127.0.0.3]', '127.0.0.300]'), /^clusters\[1\]\.addresses\[0\]: expected an IPv4 or IPv6 address/],
+  ['hostname outside zone', BASE.replace('[app.example.com]', '[app.example.org]'), /^hostnames\[0\]: app\.example\.org is not inside zone/],
+  ['bad probe url', BASE.replace('http://127.0.0.2:18081/healthz', 'ftp://x'), /^clusters\[0\]\.probes\[0\]\.http\.url: expected an http/],
+  ['bad duration', `${BASE}\nhealth: { interval: 5 }\n`, /^health\.interval: expected a duration/],
+  ['timeout longer than interval', `${BASE}\nhealth: { interval: 1s, timeout: 2s }\n`, /^health\.timeout: .*longer than health\.interval/],
+  ['unknown step', `${BASE}\nfailover: { steps: [switch-traffic, teleport] }\n`, /^failover\.steps\[1\]: unknown step 'teleport'/],
+  ['no switch-traffic', `${BASE}\nfailover: { steps: [{ webhook: { url: "http://127.0.0.1:1/" } }] }\n`, /^failover\.steps: must contain switch-traffic exactly once/],
+  ['promote needs databases', `${BASE}\nfailover: { steps: [switch-traffic, postgres-promote] }\n`, /^clusters\[0\]\.database: is required/],
+  ['one cluster only', BASE.replace(/  - name: west[\s\S]*$/, ''), /^clusters: expected at least 2 items/],
+  ['duplicate cluster', BASE.replace('name: west', 'name: east'), /^clusters\[1\]\.name: cluster east is listed twice/],
+  ['bad listen', `${BASE}\ndns: { listen: ["localhost:53"] }\n`, /^dns\.listen\[0\]: expected HOST:PORT/],
+  ['non-loopback admin without token', `${BASE}\nadmin: { listen: "0.0.0.0:9090" }\n`, /^admin\.listen: .*SWITCHYARD_ADMIN_TOKEN/],
+  ['proxy needs upstreams', `${BASE}\nproxy: { listen: "127.0.0.1:8080" }\n`, /^clusters\[0\]\.upstream: is required when proxy is configured/],
+  ['missing env var', BASE.replace('127.0.0.3]', '"${WEST_ADDR}"]'), /^clusters\[1\]\.addresses\[0\]: environment variable WEST_ADDR is not set/],
+  ['invalid yaml', 'zone: [', /^line \d+: /],
+  ['duplicate yaml key', `${BASE}\nhostnames: [b.example.com]\n`, /^line \d+: .*(unique|duplicate)/i],
+];
+
+for (const [name, text, expected] of cases) {
+  test(`rejects: ${name}`, () => {
+    const issues = issuesOf(text);
+    assert.ok(issues.some((i) => expected.test(`${i.path}: ${i.message}`)), `no issue matched ${expected}; got ${JSON.stringify(issues)}`);
+  });
+}
+
+test('every error is reported in one pass', () => {
+  const issues = issuesOf(`${BASE}\nhealth: { fall: 0, rise: abc }\ndns: { maxUdpSize: 100 }\n`);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['dns.maxUdpSize', 'health.fall', 'health.rise']);
+});
+
+test('${VAR} substitution happens in values after parsing', () => {
+  const c = parseConfig(BASE.replace('127.0.0.3]', '"${WEST_ADDR}"]'), { WEST_ADDR: '127.0.0.9' }, '/');
+  assert.deepEqual(c.clusters[1].addresses, ['127.0.0.9']);
+  const issues: Array<{ path: string; message: string }> = [];
+  assert.equal(substituteEnv('a $${B} c', {}, 'x', issues), 'a ${B} c');
+  assert.equal(substituteEnv('${A}: [1]', { A: 'x' }, 'x', issues), 'x: [1]');
+  assert.deepEqual(issues, []);
+});
+
+test('durations', () => {
+  const table: Array<[string, number | undefined]> = [['500ms', 500], ['1s', 1000], ['1.5s', 1500], ['2m', 120000], ['1h', 3600000], ['5', undefined], ['1 d', undefined], ['-1s', undefined]];
+  for (const [text, ms] of table) assert.equal(parseDuration(text), ms, text);
+});
+
+test('steps are normalised with per-type defaults', () => {
+  const c = parseConfig(`${BASE.replace(/probes: \[\{ (http|tcp)/g, 'database: { url: "postgres://x@127.0.0.1/db" }\n    kubernetes: { kubeconfig: k.yaml, context: c }\n    probes: [{ $1')}
+failover:
+  steps:
+    - kubernetes-scale: { namespace: app, deployments: [web], replicas: 6 }
+    - switch-traffic
+    - postgres-fence
+    - postgres-promote: { maxLagBytes: 1024, timeout: 1m }
+    - webhook: { url: "http://127.0.0.1:9/hook", format: slack }
+    - exec: { name: page-oncall, command: [/bin/true, "--flag"] }
+`, {}, '/cfg');
+  assert.deepEqual(c.failover.steps.map((s) => [s.type, s.name, s.onFailure]), [
+    ['kubernetes-scale', 'kubernetes-scale', 'hold'], ['switch-traffic', 'switch-traffic', 'hold'], ['postgres-fence', 'postgres-fence', 'continue'],
+    ['postgres-promote', 'postgres-promote', 'hold'], ['webhook', 'webhook', 'continue'], ['exec', 'page-oncall', 'continue'],
+  ]);
+  assert.equal(c.failover.steps[3].timeout, 60000);
+  assert.equal(c.clusters[0].kubernetes?.kubeconfig, '/cfg/k.yaml');
+});
