@@ -26,6 +26,12 @@ export const ERROR_CODES = {
   SWY_LISTEN_FAILED: 'a listener could not bind its address',
   // --- dns ---
   // --- health ---
+  SWY_HEALTH_TIMEOUT: 'a health check did not finish within its timeout',
+  SWY_HEALTH_STILL_RUNNING: 'a health check was due while the previous one had not returned yet (the probe ignored its abort signal); counted as a failure',
+  SWY_HEALTH_UNEXPECTED_STATUS: 'an http probe got a status code that is not in its expectStatus list',
+  SWY_HEALTH_BODY_MISMATCH: 'an http probe did not find bodyContains in the first 64 KiB of the response body',
+  SWY_HEALTH_CA_READ: 'the PEM file named by an http probe\'s ca cannot be read',
+  SWY_HEALTH_STOPPED: 'the health monitor stopped while a check was running',
   // --- failover ---
   // --- proxy ---
 } as const;
