@@ -6,6 +6,10 @@ import type { Logger } from './log.ts';
 import { createFileStore, createRouting, type StateStore } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
 import { SwitchyardError } from './errors.ts';
+import { createHealthMonitor } from './health/index.ts';
+import { createDnsServer } from './dns/index.ts';
+import { createFailoverController, createStep } from './failover/index.ts';
+import type { KubernetesClientCache } from './kubernetes.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -37,17 +41,36 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   routing.subscribe(showRouting);
   logger.info({ active: routing.current().active, state: routing.current().state, generation: routing.current().generation, store: store.description }, `routing state loaded: ${routing.current().active} is active`);
 
+  const kubernetesClients: KubernetesClientCache = new Map();
+  const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClients });
+  const controller = createFailoverController({ config }, {
+    routing,
+    health,
+    createStep: (step) => createStep(step, { env: deps.env }),
+    logger,
+    registry,
+  });
+  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
+
   let ready = false;
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), config.clusters, [], config.failover.automatic),
+    status: () => buildStatus(routing.state(), config, health.clusters()),
     ready: () => ready,
-    actions: undefined,
+    actions: controller,
   });
 
+  // Started in order, closed in reverse: answers first, then the probes that feed the controller.
   const started: Array<{ name: string; close: () => Promise<void> }> = [];
   try {
+    await dns.start();
+    started.push({ name: 'dns', close: () => dns.close() });
+    health.start();
+    started.push({ name: 'health', close: () => health.stop() });
+    started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
+    controller.start();
+    started.push({ name: 'failover controller', close: () => controller.stop() });
     await admin.start();
     started.push({ name: 'admin', close: () => admin.close() });
   } catch (err) {
@@ -55,7 +78,7 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     throw err;
   }
   ready = true;
-  logger.info({ admin: admin.address() }, 'switchyard is serving');
+  logger.info({ admin: admin.address(), dns: dns.addresses() }, `switchyard is serving: ${config.hostnames.join(', ')} → ${routing.current().active}`);
 
   return {
     adminAddress: () => admin.address(),

@@ -1,5 +1,5 @@
 // The /v1/status view: routing state beside per-cluster health. Pure: built from the two sources.
-import type { ClusterConfig } from '../config/index.ts';
+import type { Config, ListenAddress } from '../config/index.ts';
 import type { ClusterHealth } from '../health/types.ts';
 import type { RoutingState, Transition } from '../routing/index.ts';
 
@@ -14,9 +14,14 @@ export interface StatusView {
   clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null }>;
   lastTransition: Transition | null;
   updatedAt: string;
+  /** Where this instance answers, so `switchyard drill` can check every answer converged. */
+  endpoints: { hostnames: string[]; dns: string[]; proxy: string | null };
 }
 
-export function buildStatus(state: RoutingState, clusters: readonly ClusterConfig[], health: readonly ClusterHealth[], automatic: boolean): StatusView {
+const hostPort = (l: ListenAddress): string => (l.family === 6 ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`);
+
+export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'>, health: readonly ClusterHealth[]): StatusView {
+  const { clusters } = config;
   return {
     active: state.active,
     preferred: clusters[0].name,
@@ -24,12 +29,13 @@ export function buildStatus(state: RoutingState, clusters: readonly ClusterConfi
     reason: state.reason,
     generation: state.generation,
     epoch: state.epoch,
-    automatic,
+    automatic: config.failover.automatic,
     clusters: clusters.map((c) => {
       const h = health.find((x) => x.name === c.name);
       return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null };
     }),
     lastTransition: state.transition,
     updatedAt: state.updatedAt,
+    endpoints: { hostnames: config.hostnames, dns: config.dns.listen.map(hostPort), proxy: config.proxy ? hostPort(config.proxy.listen) : null },
   };
 }

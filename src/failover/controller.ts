@@ -32,7 +32,7 @@ export interface FailoverDeps {
   routing: Routing;
   health: HealthSource;
   /** Builds the step for every type but switch-traffic, which is built in. */
-  createStep: (config: StepConfig) => Step;
+  createStep: (config: Exclude<StepConfig, { type: 'switch-traffic' }>) => Step;
   logger: Logger;
   registry: Registry;
   now?: () => number;

@@ -27,7 +27,8 @@ export const restingState = (s: RoutingState, preferred: string): 'steady' | 'fa
 
 function describeDown(h: ClusterHealth): string {
   const failed = h.probes.filter((p) => p.ok === false);
-  return failed.length === 0 ? 'no passing probe' : `${failed.length}/${h.probes.length} probes failing (${failed.map((p) => `${p.name}: ${p.error ?? 'failed'}`).join('; ')})`;
+  const known = h.probes.filter((p) => p.ok !== null).length;
+  return failed.length === 0 ? 'no passing probe' : `${failed.length}/${known} probes failing (${failed.map((p) => `${p.name}: ${p.error ?? 'failed'}`).join('; ')})`;
 }
 
 export function decide(input: PolicyInput): Decision {
