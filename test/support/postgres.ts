@@ -1,0 +1,300 @@
+// A real PostgreSQL primary and streaming standby on loopback, for tests. Uses Debian's
+// postgresql package (/usr/lib/postgresql/<version>/bin); when the process runs as root (CI),
+// initdb and the servers run as the `postgres` OS user through runuser. Every wait is bounded
+// and fails with the tail of the server logs.
+import { execFile } from 'node:child_process';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, appendFile, writeFile, access } from 'node:fs/promises';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+
+export interface PgNode {
+  port: number;
+  url: string;          // postgres://postgres@127.0.0.1:PORT/postgres
+  dataDir: string;
+  query(sql: string, params?: unknown[]): Promise<any[]>;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface PgPair {
+  primary: PgNode;
+  standby: PgNode;
+  stop(): Promise<void>;
+}
+
+const DEBIAN_ROOT = '/usr/lib/postgresql';
+const WAIT_MS = 30_000;
+const STANDBY_NAME = 'standby';
+const NOT_FOUND = "PostgreSQL not found: install Debian's postgresql package";
+
+interface Runner {
+  binDir: string;
+  asPostgres: boolean;
+  uid: number;
+  gid: number;
+}
+
+function run(file: string, args: string[], options: { cwd: string; timeout?: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd: options.cwd, timeout: options.timeout ?? WAIT_MS, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}${stdout}`.trim()));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function findBinDir(): Promise<string> {
+  let versions: string[];
+  try {
+    versions = (await readdir(DEBIAN_ROOT)).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    throw new Error(`${NOT_FOUND} (no ${DEBIAN_ROOT})`);
+  }
+  for (const v of versions) {
+    const dir = join(DEBIAN_ROOT, v, 'bin');
+    try {
+      await access(join(dir, 'initdb'));
+      await access(join(dir, 'pg_basebackup'));
+      return dir;
+    } catch { /* try the next version */ }
+  }
+  throw new Error(`${NOT_FOUND} (no initdb under ${DEBIAN_ROOT}/*/bin)`);
+}
+
+async function createRunner(cwd: string): Promise<Runner> {
+  const binDir = await findBinDir();
+  const asPostgres = process.getuid?.() === 0;
+  if (!asPostgres) return { binDir, asPostgres, uid: -1, gid: -1 };
+  const uid = Number((await run('id', ['-u', 'postgres'], { cwd })).trim());
+  const gid = Number((await run('id', ['-g', 'postgres'], { cwd })).trim());
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error('running as root but the postgres OS user does not exist: install Debian\'s postgresql package');
+  return { binDir, asPostgres, uid, gid };
+}
+
+function pgRun(runner: Runner, tool: string, args: string[], cwd: string): Promise<string> {
+  const bin = join(runner.binDir, tool);
+  return runner.asPostgres ? run('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd }) : run(bin, args, { cwd });
+}
+
+async function ownedDir(runner: Runner, path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  if (runner.asPostgres) await chown(path, runner.uid, runner.gid);
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (bound with port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function logTail(path: string, lines = 30): Promise<string> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return `(no log at ${path})`;
+  }
+}
+
+async function query(url: string, sql: string, params?: unknown[]): Promise<any[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, query_timeout: WAIT_MS });
+  client.on('error', () => { /* reported through the pending query */ });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface NodeInternals extends PgNode { logFile: string; running: boolean }
+
+function createNode(runner: Runner, root: string, name: string, port: number): NodeInternals {
+  const dataDir = join(root, name);
+  const logFile = join(root, `${name}.log`);
+  const node: NodeInternals = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dataDir,
+    logFile,
+    running: false,
+    query: (sql, params) => query(node.url, sql, params),
+    async start() {
+      try {
+        await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', String(WAIT_MS / 1000), 'start'], root);
+      } catch (err) {
+        throw new Error(`PostgreSQL ${name} on 127.0.0.1:${port} did not start: ${(err as Error).message}\n--- ${logFile} ---\n${await logTail(logFile)}`);
+      }
+      node.running = true;
+    },
+    async stop(mode = 'fast') {
+      if (!node.running) return;
+      await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-m', mode, '-w', '-t', String(WAIT_MS / 1000), 'stop'], root);
+      node.running = false;
+    },
+  };
+  return node;
+}
+
+async function waitFor(what: string, nodes: NodeInternals[], check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    await delay(100);
+  }
+  const tails = await Promise.all(nodes.map(async (n) => `--- ${n.logFile} ---\n${await logTail(n.logFile)}`));
+  throw new Error(`timed out after ${WAIT_MS}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${tails.join('\n')}`);
+}
+
+/** SIGQUIT (immediate shutdown) to a postmaster, from its pid file; for the exit hook, which must be synchronous. */
+function killPostmasterSync(dataDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGQUIT');
+  } catch { /* not running */ }
+}
+
+function serverSettings(port: number, socketDir: string): string {
+  return [
+    '',
+    '# switchyard test harness',
+    "listen_addresses = '127.0.0.1'",
+    `port = ${port}`,
+    `unix_socket_directories = '${socketDir}'`,
+    'fsync = off',
+    'full_page_writes = off',
+    'synchronous_commit = on',
+    'shared_buffers = 16MB',
+    'max_connections = 40',
+    'max_wal_senders = 4',
+    'max_replication_slots = 4',
+    'wal_receiver_status_interval = 1s',
+    'autovacuum = off',
+    "log_line_prefix = '%m [%p] %a '",
+    '',
+  ].join('\n');
+}
+
+const HBA = [
+  'local all all trust',
+  'local replication all trust',
+  'host all all 127.0.0.1/32 trust',
+  'host replication all 127.0.0.1/32 trust',
+  '',
+].join('\n');
+
+/**
+ * Starts a primary and a streaming standby (physical slot `standby`, application_name
+ * `standby`). With `synchronous` (the default) the primary lists the standby in
+ * synchronous_standby_names and this resolves once pg_stat_replication shows it as `sync`.
+ */
+export async function startPostgresPair(options: { synchronous?: boolean } = {}): Promise<PgPair> {
+  const synchronous = options.synchronous ?? true;
+  const root = await mkdtemp('/tmp/switchyard-pg-');
+  const runner = await createRunner(root).catch(async (err) => {
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  });
+  if (runner.asPostgres) await chown(root, runner.uid, runner.gid);
+  const [primaryPort, standbyPort] = [await freePort(), await freePort()];
+  const primary = createNode(runner, root, 'primary', primaryPort);
+  const standby = createNode(runner, root, 'standby', standbyPort);
+  const onExit = () => {
+    killPostmasterSync(standby.dataDir);
+    killPostmasterSync(primary.dataDir);
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener('exit', onExit);
+    await Promise.all([standby, primary].map((n) => n.stop('immediate').catch(() => killPostmasterSync(n.dataDir))));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    const primarySock = join(root, 'primary-sock');
+    const standbySock = join(root, 'standby-sock');
+    await ownedDir(runner, primarySock);
+    await ownedDir(runner, standbySock);
+
+    await pgRun(runner, 'initdb', ['-D', primary.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], root);
+    await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings(primaryPort, primarySock));
+    await writeFile(join(primary.dataDir, 'pg_hba.conf'), HBA);
+    await primary.start();
+
+    await pgRun(runner, 'pg_basebackup', [
+      '-d', `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${STANDBY_NAME}`,
+      '-D', standby.dataDir, '-R', '-C', '-S', STANDBY_NAME, '-X', 'stream', '--checkpoint=fast', '--no-sync',
+    ], root);
+    await appendFile(join(standby.dataDir, 'postgresql.conf'), serverSettings(standbyPort, standbySock));
+    const auto = await readFile(join(standby.dataDir, 'postgresql.auto.conf'), 'utf8');
+    if (!auto.includes(`application_name=${STANDBY_NAME}`)) {
+      throw new Error(`pg_basebackup -R did not carry application_name=${STANDBY_NAME} into primary_conninfo:\n${auto}`);
+    }
+    await standby.start();
+
+    if (synchronous) {
+      await primary.query(`ALTER SYSTEM SET synchronous_standby_names = '${STANDBY_NAME}'`);
+      await primary.query('SELECT pg_reload_conf()');
+    }
+    const wanted = synchronous ? 'sync' : 'async';
+    await waitFor(`the standby to stream from the primary as ${wanted}`, [primary, standby], async () => {
+      const rows = await primary.query('SELECT state, sync_state FROM pg_stat_replication WHERE application_name = $1', [STANDBY_NAME]);
+      return rows.length === 1 && rows[0].state === 'streaming' && rows[0].sync_state === wanted;
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { primary, standby, stop };
+}
+
+/** Pauses WAL replay on a standby and waits until it is paused. WAL keeps being received. */
+export async function pauseReplay(standby: PgNode): Promise<void> {
+  await standby.query('SELECT pg_wal_replay_pause()');
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    const [row] = await standby.query('SELECT pg_get_wal_replay_pause_state() AS state');
+    if (row.state === 'paused') return;
+    await delay(50);
+  }
+  throw new Error(`replay on 127.0.0.1:${standby.port} did not pause within ${WAIT_MS}ms`);
+}
+
+export async function resumeReplay(standby: PgNode): Promise<void> {
+  await standby.query('SELECT pg_wal_replay_resume()');
+}
+
+/**
+ * Writes `rows` rows (about 100 bytes each) to table `switchyard_lag` on the primary in one
+ * transaction and returns the primary's WAL position after the commit. synchronous_commit
+ * defaults to `local` so the commit never waits for the standby. With a paused replay,
+ * `on` (remote flush) does not block either: the standby still receives and flushes WAL;
+ * only `remote_apply` waits for replay.
+ */
+export async function generateLag(primary: PgNode, options: { rows?: number; synchronousCommit?: 'on' | 'local' | 'off' | 'remote_apply' } = {}): Promise<string> {
+  const rows = options.rows ?? 1000;
+  const mode = options.synchronousCommit ?? 'local';
+  await primary.query('CREATE TABLE IF NOT EXISTS switchyard_lag (id bigserial PRIMARY KEY, payload text NOT NULL)');
+  await primary.query(`BEGIN; SET LOCAL synchronous_commit = ${mode}; INSERT INTO switchyard_lag (payload) SELECT repeat('x', 100) FROM generate_series(1, ${Math.trunc(rows)}); COMMIT`);
+  const [row] = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  return row.lsn;
+}
