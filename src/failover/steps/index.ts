@@ -1,0 +1,23 @@
+// Builds the Step for a configured step. `switch-traffic` is built into the controller and is
+// not a Step: the parameter type excludes it, so the controller narrows before calling, and a
+// call that slips past the types throws.
+import type { StepConfig } from '../../config/index.ts';
+import type { Step } from '../step.ts';
+import { createExecStep, type ExecDeps } from './exec.ts';
+import { createPostgresFenceStep } from './postgres-fence.ts';
+import { createPostgresPromoteStep } from './postgres-promote.ts';
+import { createWebhookStep, type WebhookDeps } from './webhook.ts';
+
+export type HookStepConfig = Exclude<StepConfig, { type: 'switch-traffic' }>;
+
+export type StepDeps = ExecDeps & WebhookDeps;
+
+export function createStep(config: HookStepConfig, deps: StepDeps): Step {
+  switch (config.type) {
+    case 'postgres-promote': return createPostgresPromoteStep(config);
+    case 'postgres-fence': return createPostgresFenceStep(config);
+    case 'exec': return createExecStep(config, deps);
+    case 'webhook': return createWebhookStep(config, deps);
+    default: throw new Error(`no step implementation for type ${(config as StepConfig).type} (switch-traffic is built into the controller)`);
+  }
+}
