@@ -105,6 +105,8 @@ export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
       case 'status': return await status(rest, io);
       case 'failover': return await move('failover', rest, io);
       case 'failback': return await move('failback', rest, io);
+      case 'drill': return await (await import('./drill.ts')).drill(rest, io);
+      case 'demo': return await (await import('./demo.ts')).demo(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(USAGE);
         return command === undefined ? 2 : 0;
