@@ -81,6 +81,7 @@ export interface ProxyConfig {
   timeouts: { connect: number; headers: number; idle: number; clientHeaders: number };
   maxHeaderSize: number;
   maxUrlLength: number;
+  hostnames: string[];             // derived from the top-level hostnames: absolute-form targets must name one of them
 }
 
 export interface AdminConfig { listen: ListenAddress; token: string | undefined; shutdownDelay: number }

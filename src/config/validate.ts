@@ -30,7 +30,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const health = readHealth(root.health ?? {}, issues);
   const failover = readFailover(root.failover ?? {}, clusters, issues);
   const dns = readDns(root.dns ?? {}, issues);
-  const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, issues);
+  const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, hostnames, issues);
   const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
   const state = readState(root.state ?? {}, issues, abs);
   const logRec = mapping(root.log ?? {}, 'log', issues, ['level']);
@@ -364,7 +364,7 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections } };
 }
 
-function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): ProxyConfig | undefined {
+function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {
   const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength']);
   if (!r) return undefined;
   const listen = listenAddress(required(r, 'listen', 'proxy', issues), 'proxy.listen', issues);
@@ -380,7 +380,7 @@ function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, issues: Is
     if (!c.upstream) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
   });
   if (!listen || connect === undefined || headers === undefined || idle === undefined || clientHeaders === undefined || maxHeaderSize === undefined || maxUrlLength === undefined) return undefined;
-  return { listen, timeouts: { connect, headers, idle, clientHeaders }, maxHeaderSize, maxUrlLength };
+  return { listen, timeouts: { connect, headers, idle, clientHeaders }, maxHeaderSize, maxUrlLength, hostnames: hostnames ?? [] };
 }
 
 const isLoopback = (host: string): boolean => host === '::1' || host.startsWith('127.');
