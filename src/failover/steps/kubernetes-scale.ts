@@ -162,7 +162,7 @@ export function createKubernetesScaleStep(config: KubernetesScaleConfig, deps: K
         details.push(r.detail);
         if (r.scaleTarget !== undefined) waitFor.add(r.scaleTarget);
       }
-      if (config.wait) details.push(await waitAvailable(c, ctx, [...waitFor], log));
+      if (config.wait && waitFor.size > 0) details.push(await waitAvailable(c, ctx, [...waitFor], log));
       return { detail: `${ctx.target.name}: ${details.join('; ')}` };
     },
   };
