@@ -107,6 +107,7 @@ function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): C
     const probeItems = list(required(rec, 'probes', p, issues), join(p, 'probes'), issues, 1) ?? [];
     const probes = probeItems.map((pr, j) => readProbe(pr, join(join(p, 'probes'), j), issues, abs)).filter((x): x is ProbeConfig => x !== undefined);
     probes.forEach((pr, j) => {
+      if (pr.name === 'passive') issues.push({ path: join(join(p, 'probes'), j), message: "the probe name 'passive' is reserved for the proxy's passive health signal; set another name" });
       if (probes.findIndex((q) => q.name === pr.name) !== j) issues.push({ path: join(join(p, 'probes'), j), message: `probe name ${pr.name} is used twice; set a distinct name` });
     });
     const healthyWhen = readHealthyWhen(rec.healthyWhen, join(p, 'healthyWhen'), probes.length, issues);

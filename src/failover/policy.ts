@@ -1,6 +1,7 @@
 // The failover policy: a pure function of (routing state, health, config, now). It says what
 // should happen; the controller does it. No timers, no I/O.
 import type { ClusterHealth } from '../health/types.ts';
+import { PASSIVE_PROBE } from '../health/index.ts';
 import type { FailoverStateName, RoutingState } from '../routing/index.ts';
 
 export interface PolicyInput {
@@ -25,9 +26,12 @@ export const isStickyHold = (s: RoutingState): boolean => s.state === 'held' && 
 /** The resting state when nothing is moving: steady on the preferred cluster, failed-over elsewhere. */
 export const restingState = (s: RoutingState, preferred: string): 'steady' | 'failed-over' => (s.active === preferred ? 'steady' : 'failed-over');
 
+/** The configured probes; the passive signal (proxy errors) is evidence for the verdict, not a probe to report. */
+const activeProbes = (h: ClusterHealth) => h.probes.filter((p) => p.name !== PASSIVE_PROBE);
+
 function describeDown(h: ClusterHealth): string {
-  const failed = h.probes.filter((p) => p.ok === false);
-  const known = h.probes.filter((p) => p.ok !== null).length;
+  const failed = activeProbes(h).filter((p) => p.ok === false);
+  const known = activeProbes(h).filter((p) => p.ok !== null).length;
   return failed.length === 0 ? 'no passing probe' : `${failed.length}/${known} probes failing (${failed.map((p) => `${p.name}: ${p.error ?? 'failed'}`).join('; ')})`;
 }
 
@@ -42,8 +46,8 @@ export function decide(input: PolicyInput): Decision {
     (state.state === to && state.reason === reason ? NONE : { action: 'set-state', state: to, reason });
 
   if (active.healthy) {
-    const failing = active.probes.filter((p) => p.ok === false);
-    if (failing.length > 0) return change('suspect', `${state.active} is healthy but ${failing.length}/${active.probes.length} probes are failing: ${failing.map((p) => p.name).join(', ')}`);
+    const failing = activeProbes(active).filter((p) => p.ok === false);
+    if (failing.length > 0) return change('suspect', `${state.active} is healthy but ${failing.length}/${activeProbes(active).length} probes are failing: ${failing.map((p) => p.name).join(', ')}`);
     if (state.state === rest) return NONE;
     return change(rest, state.state === 'held' ? `${state.active} recovered; the hold is cleared` : `${state.active} is healthy`);
   }

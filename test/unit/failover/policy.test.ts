@@ -40,6 +40,11 @@ for (const [name, inp, expected] of table) {
   });
 }
 
+test('a failing passive signal alone does not make the active suspect', () => {
+  const east: ClusterHealth = { name: 'east', healthy: true, probes: [probe(true), { ...probe(false), name: 'passive' }], since: null };
+  assert.deepEqual(decide(input(state(), [east, h('west', true)])), { action: 'none' });
+});
+
 test('the same held reason twice is not a change', () => {
   const inp = input(state(), [h('east', false), h('west', false)]);
   const d = decide(inp);
