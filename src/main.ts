@@ -9,7 +9,7 @@ import { SwitchyardError } from './errors.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
-import type { KubernetesClientCache } from './kubernetes.ts';
+import { createKubernetesClients, type KubernetesClientCache } from './kubernetes.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -46,7 +46,14 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   const controller = createFailoverController({ config }, {
     routing,
     health,
-    createStep: (step) => createStep(step, { env: deps.env }),
+    createStep: (step) => createStep(step, {
+      env: deps.env,
+      kubernetes: {
+        logger: logger.child({ module: 'failover' }),
+        // Config validation guarantees every cluster has `kubernetes` when a kubernetes-scale step is configured.
+        clientsFor: (cluster) => createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }),
+      },
+    }),
     logger,
     registry,
   });
