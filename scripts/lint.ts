@@ -1,0 +1,66 @@
+// Project lint: the rules of DESIGN.md and CONVENTIONS.md that a type checker cannot see.
+// - import direction: health never imports failover; dns and proxy import only routing types
+//   (plus config types, log, errors) from the rest of src; nothing imports src/main.ts or src/cli
+//   but the cli itself;
+// - only src/config reads process.env;
+// - kebab-case file names; no to-do marker in a comment without an issue number (#N).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, dirname, resolve, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const files: string[] = [];
+const walk = (dir: string) => {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.ts')) files.push(p);
+  }
+};
+for (const d of ['src', 'test', 'bench', 'scripts']) walk(join(root, d));
+
+const problems: string[] = [];
+const area = (file: string): string | undefined => {
+  const rel = relative(join(root, 'src'), file);
+  return rel.startsWith('..') ? undefined : rel.includes('/') ? rel.split('/')[0] : rel;
+};
+
+/** What each src area may import from other src areas. */
+const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
+  health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
+  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
+  routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts'].includes(t),
+  config: (t) => ['errors.ts'].includes(t),
+  failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
+  admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
+};
+
+for (const file of files) {
+  const rel = relative(root, file);
+  const text = readFileSync(file, 'utf8');
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*(\.test)?\.ts$/.test(basename(file))) problems.push(`${rel}: file names are kebab-case`);
+  text.split('\n').forEach((line, i) => {
+    if (/(\/\/|\/\*|^\s*\*).*\b(TODO|FIXME|XXX)\b/.test(line) && !/#\d+/.test(line)) problems.push(`${rel}:${i + 1}: TODO without an issue number`);
+  });
+  const from = area(file);
+  if (!from) continue;
+  const code = text.split('\n').filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l)).join('\n');
+  if (from !== 'config' && from !== 'cli' && /process\.env\b/.test(code)) problems.push(`${rel}: only src/config reads process.env (src/cli may pass it through)`);
+  for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'(\.[^']+)'/gm)) {
+    const target = area(resolve(dirname(file), m[2]));
+    if (!target || target === from) continue;
+    const typeOnly = m[1] !== undefined || /^import\s+\{\s*type\s[^}]*\}/.test(m[0]) && !/,\s*(?!type\b)\w/.test(m[0].replace(/^import\s+\{\s*/, ''));
+    const rule = ALLOWED[from];
+    if (rule && !rule(target, typeOnly)) problems.push(`${rel}: src/${from} may not import src/${target}${typeOnly ? '' : ' (non-type import)'}`);
+    if ((target === 'main.ts' || target === 'cli') && from !== 'cli') problems.push(`${rel}: only src/cli imports ${target}`);
+  }
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(p);
+  console.error(`lint: ${problems.length} problem(s)`);
+  process.exitCode = 1;
+} else {
+  console.log(`lint: ${files.length} files ok`);
+}
