@@ -1,0 +1,1 @@
+export { createProxyServer, type ProxyServer, type ProxyServerDeps, type ProxyServerOptions } from './server.ts';

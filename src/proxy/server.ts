@@ -1,0 +1,221 @@
+// The proxy front: a node:http server (no framework on the hot path) that checks the request
+// target and sizes, picks the active cluster's upstream from the routing snapshot already in
+// hand (no await before dispatch) and hands the request to an exchange. Routing changes swap
+// the active upstream, close idle connections to the old side and, once the transition is
+// settled, the tunnels still open to it.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { ClusterConfig, ProxyConfig } from '../config/types.ts';
+import { SwitchyardError, describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
+import type { ProxyContext } from './context.ts';
+import { transitionSettled, type UpstreamFailure } from './decide.ts';
+import { buildUpstreamHeaders, clientAddress } from './headers.ts';
+import { HttpExchange } from './http-exchange.ts';
+import { NO_CLUSTER, createProxyMetrics } from './metrics.ts';
+import { buildReplies, sendRawReply, sendReply, type ProxyErrorCode, type Reply } from './replies.ts';
+import { parseTarget } from './target.ts';
+import { TunnelExchange } from './tunnel-exchange.ts';
+import { createUpstream, type Upstream } from './upstream.ts';
+
+export interface ProxyServerOptions { proxy: ProxyConfig; clusters: ClusterConfig[] }
+
+export interface ProxyServerDeps {
+  routing: RoutingSource;
+  logger: Logger;
+  registry: Registry;
+  /** The health module's verdict; clusters it calls unhealthy are not retried on. Default: all healthy. */
+  isHealthy?: (cluster: string) => boolean;
+  /** Passive health signal: called once per failed connection attempt to a cluster's upstream. */
+  onUpstreamFailure?: (cluster: string, reason: string) => void;
+}
+
+export interface ProxyServer {
+  start(): Promise<void>;
+  /** Stops accepting, closes tunnels and idle connections, lets in-flight requests finish (5 s at most). */
+  close(): Promise<void>;
+  address(): { address: string; port: number };
+}
+
+const CLOSE_GRACE_MS = 5_000;
+const WARN_INTERVAL_MS = 5_000;
+
+export function createProxyServer(options: ProxyServerOptions, deps: ProxyServerDeps): ProxyServer {
+  const { proxy } = options;
+  const log = deps.logger.child({ module: 'proxy' });
+  const order = options.clusters.map((c) => c.name);
+  const metrics = createProxyMetrics(deps.registry, order);
+  const replies = buildReplies();
+  const hostnames = new Set(proxy.hostnames);
+  const isHealthy = deps.isHealthy ?? (() => true);
+
+  const lastWarn = new Map<string, { at: number; suppressed: number }>();
+  const warnLimited = (key: string, fields: Record<string, unknown>, msg: string) => {
+    const now = Date.now();
+    const w = lastWarn.get(key);
+    if (w !== undefined && now - w.at < WARN_INTERVAL_MS) {
+      w.suppressed++;
+      return;
+    }
+    lastWarn.set(key, { at: now, suppressed: 0 });
+    log.warn({ ...fields, suppressedSinceLast: w?.suppressed ?? 0 }, msg);
+  };
+
+  const upstreams = new Map<string, Upstream>();
+  for (const c of options.clusters) {
+    if (c.upstream === undefined) continue;
+    upstreams.set(c.name, createUpstream({ ...c, upstream: c.upstream }, proxy, {
+      metrics: metrics.cluster(c.name),
+      onConnectFailure(cluster, err) {
+        const reason = `proxy could not connect to ${c.upstream}: ${describeError(err)}`;
+        warnLimited(`connect:${cluster}`, { cluster, upstream: c.upstream, err: describeError(err) }, `upstream ${cluster} unreachable: ${describeError(err)} (reported to health as a passive failure)`);
+        deps.onUpstreamFailure?.(cluster, reason);
+      },
+    }));
+  }
+
+  const ctx: ProxyContext = {
+    upstreams,
+    order,
+    isHealthy,
+    metrics,
+    replies,
+    log,
+    upstreamFailed(up: Upstream, failure: UpstreamFailure, err: Error) {
+      metrics.upstreamError(up.name, failure.code);
+      if (!failure.connectFailure) warnLimited(`${failure.code}:${up.name}`, { cluster: up.name, code: failure.code, err: describeError(err) }, `request to ${up.name} failed: ${failure.code} (${describeError(err)})`);
+    },
+  };
+
+  let activeName = deps.routing.current().active;
+  let active = upstreams.get(activeName);
+  let unsubscribe: (() => void) | undefined;
+
+  const onSnapshot = (s: RoutingSnapshot) => {
+    if (s.active !== activeName) {
+      const previous = upstreams.get(activeName);
+      log.info({ from: activeName, to: s.active, generation: s.generation, epoch: s.epoch }, `proxy now forwards new requests to ${s.active} (was ${activeName}); closing idle connections to ${activeName}`);
+      activeName = s.active;
+      active = upstreams.get(s.active);
+      previous?.recycle();
+    }
+    if (!transitionSettled(s.state)) return;
+    for (const up of upstreams.values()) {
+      if (up.name === s.active || up.tunnels.size === 0) continue;
+      const n = up.closeTunnels();
+      log.info({ cluster: up.name, tunnels: n, state: s.state }, `closed ${n} tunnel(s) to ${up.name}: traffic moved to ${s.active}`);
+    }
+  };
+
+  const reject = (res: ServerResponse, code: ProxyErrorCode) => {
+    metrics.request(NO_CLUSTER, replies[code].status);
+    sendReply(res, replies[code], true);
+  };
+  const rejectRaw = (socket: Duplex, reply: Reply) => {
+    metrics.request(NO_CLUSTER, reply.status);
+    sendRawReply(socket, reply);
+  };
+
+  /** Checks the target; returns [path, authority] or the code to reject with. */
+  const checkTarget = (url: string): [string, string] | ProxyErrorCode => {
+    if (url.length > proxy.maxUrlLength) return 'SWY_PROXY_URL_TOO_LONG';
+    if (url.charCodeAt(0) === 47) return [url, ''];
+    const t = parseTarget(url, hostnames);
+    return t.ok ? [t.path, t.authority] : t.code;
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const target = checkTarget(req.url ?? '');
+    if (typeof target === 'string') return reject(res, target);
+    const up = active;
+    if (up === undefined) return reject(res, 'SWY_PROXY_NO_UPSTREAM');
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(req.socket.remoteAddress), 'http', target[1]);
+    if (h.host === '' && req.httpVersionMinor === 1) return reject(res, 'SWY_PROXY_BAD_REQUEST');
+    new HttpExchange(ctx, req, res, target[0], h, up).dispatch();
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const target = checkTarget(req.url ?? '');
+    if (typeof target === 'string') return rejectRaw(socket, replies[target]);
+    const up = active;
+    if (up === undefined) return rejectRaw(socket, replies.SWY_PROXY_NO_UPSTREAM);
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(socket.remoteAddress), 'http', target[1]);
+    if (h.host === '' && req.httpVersionMinor === 1) return rejectRaw(socket, replies.SWY_PROXY_BAD_REQUEST);
+    new TunnelExchange(ctx, req, socket, head, target[0], h, up).dispatch();
+  };
+
+  const onClientError = (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    let reply = replies.SWY_PROXY_BAD_REQUEST;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') reply = replies.SWY_PROXY_CLIENT_TIMEOUT;
+    else if (err.code === 'HPE_HEADER_OVERFLOW') reply = requestLineTooLong(err.rawPacket, proxy.maxUrlLength) ? replies.SWY_PROXY_URL_TOO_LONG : replies.SWY_PROXY_HEADERS_TOO_LARGE;
+    log.debug({ code: err.code, reply: reply.status }, 'rejected a malformed or slow client request');
+    rejectRaw(socket, reply);
+  };
+
+  const server = createServer({
+    maxHeaderSize: proxy.maxHeaderSize,
+    headersTimeout: proxy.timeouts.clientHeaders,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(proxy.timeouts.clientHeaders / 4))),
+    requireHostHeader: false,
+    keepAlive: true,
+    noDelay: true,
+  }, onRequest);
+  server.timeout = Math.max(proxy.timeouts.idle, proxy.timeouts.headers) + 1000;
+  server.on('upgrade', onUpgrade);
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => rejectRaw(socket, replies.SWY_PROXY_CONNECT_REJECTED));
+  server.on('clientError', onClientError);
+
+  return {
+    async start() {
+      onSnapshot(deps.routing.current());
+      unsubscribe = deps.routing.subscribe(onSnapshot);
+      const { host, port } = proxy.listen;
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(new SwitchyardError('SWY_LISTEN_FAILED', `proxy cannot listen on ${host}:${port}: ${describeError(err)}`, { listen: `${host}:${port}` }, { cause: err }));
+        server.once('error', onError);
+        server.listen({ host, port }, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      log.info({ listen: server.address(), active: activeName, upstreams: [...upstreams.keys()] }, `proxy listening, forwarding to ${activeName}`);
+    },
+    async close() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      for (const up of upstreams.values()) up.closeTunnels();
+      if (server.listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE_MS); });
+        await Promise.race([closed, grace]);
+        clearTimeout(timer);
+        server.closeAllConnections();
+        await closed;
+      }
+      await Promise.all([...upstreams.values()].map((up) => up.close()));
+    },
+    address() {
+      const a = server.address();
+      if (a === null || typeof a === 'string') throw new SwitchyardError('SWY_LISTEN_FAILED', 'the proxy is not listening');
+      return { address: a.address, port: a.port };
+    },
+  };
+}
+
+/** Whether the chunk that overflowed the header limit still holds an over-long request line. */
+function requestLineTooLong(chunk: Buffer | undefined, maxUrlLength: number): boolean {
+  if (chunk === undefined) return false;
+  const eol = chunk.indexOf(10);
+  return (eol === -1 ? chunk.length : eol) > maxUrlLength;
+}

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildResponseHeaders, buildUpstreamHeaders, clientAddress, connectionListed, forwardedElement } from '../../../src/proxy/headers.ts';
+
+const pairs = (flat: string[]) => {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+};
+
+test('buildUpstreamHeaders strips hop-by-hop and Connection-listed headers, keeps the rest in order', () => {
+  const raw = [
+    'Host', 'app.example.com', 'Connection', 'keep-alive, X-Secret-Hop', 'X-Secret-Hop', '1', 'Keep-Alive', 'timeout=5',
+    'TE', 'trailers', 'Trailer', 'X-T', 'Proxy-Connection', 'keep-alive', 'Proxy-Authorization', 'Basic eA==',
+    'Expect', '100-continue', 'Upgrade', 'websocket', 'Accept', 'text/html', 'Set-Thing', 'a', 'Set-Thing', 'b', 'Content-Length', '5',
+  ];
+  const h = buildUpstreamHeaders(raw, '192.0.2.7', 'http', '');
+  assert.deepEqual(pairs(h.headers), [
+    ['host', 'app.example.com'], ['Accept', 'text/html'], ['Set-Thing', 'a'], ['Set-Thing', 'b'], ['Content-Length', '5'],
+    ['x-forwarded-for', '192.0.2.7'], ['x-forwarded-proto', 'http'], ['x-forwarded-host', 'app.example.com'],
+    ['forwarded', 'for=192.0.2.7;host=app.example.com;proto=http'],
+  ]);
+  assert.equal(h.host, 'app.example.com');
+  assert.equal(h.hasBody, true);
+  assert.equal(h.upgrade, 'websocket');
+});
+
+test('buildUpstreamHeaders appends to existing X-Forwarded-* and Forwarded (several lines joined)', () => {
+  const raw = ['host', 'a.example:8080', 'X-Forwarded-For', '203.0.113.1', 'x-forwarded-for', '198.51.100.2', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'edge.example', 'Forwarded', 'for=203.0.113.1;proto=https'];
+  const h = buildUpstreamHeaders(raw, '2001:db8::1', 'http', '');
+  const m = new Map(pairs(h.headers));
+  assert.equal(m.get('x-forwarded-for'), '203.0.113.1, 198.51.100.2, 2001:db8::1');
+  assert.equal(m.get('x-forwarded-proto'), 'https, http');
+  assert.equal(m.get('x-forwarded-host'), 'edge.example, a.example:8080');
+  assert.equal(m.get('forwarded'), 'for=203.0.113.1;proto=https, for="[2001:db8::1]";host="a.example:8080";proto=http');
+  assert.equal(h.hasBody, false);
+});
+
+test('buildUpstreamHeaders: absolute-form authority replaces Host; no Host leaves the slot empty', () => {
+  const h = buildUpstreamHeaders(['Host', 'other'], '10.0.0.1', 'http', 'app.example.com');
+  assert.deepEqual(h.headers.slice(0, 2), ['host', 'app.example.com']);
+  const none = buildUpstreamHeaders(['Transfer-Encoding', 'chunked'], '10.0.0.1', 'http', '');
+  assert.equal(none.host, '');
+  assert.equal(none.hasBody, true);
+  assert.equal(new Map(pairs(none.headers)).get('forwarded'), 'for=10.0.0.1;proto=http');
+  assert.equal(new Map(pairs(none.headers)).has('x-forwarded-host'), false);
+  assert.equal(buildUpstreamHeaders(['Content-Length', '0'], '10.0.0.1', 'http', '').hasBody, false);
+});
+
+test('buildResponseHeaders strips hop-by-hop, Connection-listed and Proxy-Authenticate; keeps repeats', () => {
+  const out = buildResponseHeaders({
+    'content-type': 'text/plain', connection: 'keep-alive, x-internal', 'x-internal': 'x', 'keep-alive': 'timeout=9',
+    'transfer-encoding': 'chunked', trailer: 'x-t', upgrade: 'h2c', 'proxy-authenticate': 'Basic', te: 'trailers',
+    'proxy-connection': 'close', 'set-cookie': ['a=1', 'b=2'], 'x-none': undefined,
+  }, false);
+  assert.deepEqual(pairs(out), [['content-type', 'text/plain'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+  assert.deepEqual(pairs(buildResponseHeaders({ connection: 'Upgrade', upgrade: 'websocket', 'keep-alive': '1', 'sec-websocket-accept': 'k' }, true)), [
+    ['connection', 'Upgrade'], ['upgrade', 'websocket'], ['sec-websocket-accept', 'k'],
+  ]);
+});
+
+test('forwardedElement, clientAddress and connectionListed', () => {
+  assert.equal(forwardedElement('192.0.2.1', 'app.example.com', 'http'), 'for=192.0.2.1;host=app.example.com;proto=http');
+  assert.equal(forwardedElement('::1', 'h:1', 'https'), 'for="[::1]";host="h:1";proto=https');
+  assert.equal(forwardedElement('unknown', 'a"b', 'http'), 'for=unknown;host="a\\"b";proto=http');
+  assert.equal(clientAddress('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(clientAddress('::1'), '::1');
+  assert.equal(clientAddress(undefined), 'unknown');
+  assert.deepEqual([...connectionListed('Keep-Alive, X-A ,close,upgrade, x-b,')], ['x-a', 'x-b']);
+});
