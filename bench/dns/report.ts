@@ -1,0 +1,82 @@
+// The result table, the ratios to each peer, and the issue's requirement
+// (switchyard ≥ 0.6 × gdnsd's qps on one core, with no lost queries).
+import type { DnsperfResult } from './dnsperf.ts';
+import type { ServerName } from './servers.ts';
+
+/** One measured run of one server. */
+export interface Measurement {
+  name: ServerName;
+  result: DnsperfResult;
+  cpuShare: number;        // server CPU seconds ÷ wall seconds during the measured run (1 = its core fully busy)
+  serverCoreBusy: number;  // the server's core, busy with anything (the server, kernel work, other processes)
+  clientCoreBusy: number;  // dnsperf's core, busy with anything
+  idleRssKiB: number;      // before any load
+  peakRssKiB: number;      // highest sample during the measured run
+  healthChecks: number;    // health-server hits while this server ran (warm-up and measured run)
+}
+
+/** A server's best round (highest qps: the one least disturbed by other load), with every round's qps and lost count. */
+export interface Row extends Measurement { roundsQps: number[]; lostAllRounds: number }
+
+export function bestRounds(measurements: Measurement[]): Row[] {
+  const names = [...new Set(measurements.map((m) => m.name))];
+  return names.map((name) => {
+    const mine = measurements.filter((m) => m.name === name);
+    const best = mine.reduce((a, b) => (b.result.qps > a.result.qps ? b : a));
+    return { ...best, roundsQps: mine.map((m) => m.result.qps), lostAllRounds: mine.reduce((n, m) => n + m.result.lost, 0) };
+  });
+}
+
+export const REQUIRED_RATIO = 0.6;
+
+const pct = (share: number) => `${fmt(share * 100)} %`;
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const mib = (kib: number) => `${fmt(kib / 1024, 1)} MiB`;
+/** Queries per second the server would answer with its core 100% busy (an estimate: qps ÷ CPU share). */
+export const perBusyCore = (r: Row) => r.result.qps / Math.max(r.cpuShare, 1e-9);
+
+export function table(rows: Row[]): string {
+  const head = ['server', 'qps', 'avg latency', 'max latency', 'lost', 'server CPU', 'server core busy', 'dnsperf core busy', 'qps per busy core', 'RSS idle', 'RSS peak (load)', 'reply bytes', 'rcodes'];
+  const body = rows.map((r) => [
+    r.name,
+    fmt(r.result.qps),
+    `${fmt(r.result.avgLatencyMs, 3)} ms`,
+    `${fmt(r.result.maxLatencyMs, 1)} ms`,
+    `${r.result.lost} / ${r.result.sent}`,
+    pct(r.cpuShare),
+    pct(r.serverCoreBusy),
+    pct(r.clientCoreBusy),
+    fmt(perBusyCore(r)),
+    mib(r.idleRssKiB),
+    mib(r.peakRssKiB),
+    fmt(r.result.responseBytes),
+    r.result.rcodes,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export function roundsLine(rows: Row[]): string {
+  return `qps per round (the table shows each server's best): ${rows.map((r) => `${r.name} ${r.roundsQps.map((q) => fmt(q)).join(' / ')}`).join('; ')}`;
+}
+
+export function ratios(rows: Row[]): string[] {
+  const sy = rows.find((r) => r.name === 'switchyard');
+  if (!sy) return ['no switchyard run: no ratios'];
+  return rows.filter((r) => r !== sy).map((peer) =>
+    `switchyard / ${peer.name}: qps ${fmt(sy.result.qps / peer.result.qps, 2)}, qps per busy core ${fmt(perBusyCore(sy) / perBusyCore(peer), 2)}, peak RSS ${fmt(sy.peakRssKiB / peer.peakRssKiB, 1)}×`);
+}
+
+/** The issue's requirement, as a verdict line and a pass flag (undefined when switchyard or gdnsd did not run). */
+export function requirement(rows: Row[]): { pass: boolean | undefined; text: string } {
+  const sy = rows.find((r) => r.name === 'switchyard');
+  const gd = rows.find((r) => r.name === 'gdnsd');
+  if (!sy || !gd) return { pass: undefined, text: 'requirement not evaluated: it needs both switchyard and gdnsd in SERVERS' };
+  const ratio = sy.result.qps / gd.result.qps;
+  const pass = ratio >= REQUIRED_RATIO && sy.lostAllRounds === 0;
+  return {
+    pass,
+    text: `requirement (switchyard ≥ ${REQUIRED_RATIO} × gdnsd qps, 0 lost): ${pass ? 'PASS' : 'FAIL'} — ratio ${fmt(ratio, 2)}, ${sy.lostAllRounds} lost over all rounds; goal: parity (1.00)`,
+  };
+}

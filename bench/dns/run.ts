@@ -1,0 +1,204 @@
+// DNS benchmark: dnsperf against switchyard, Knot and gdnsd, one after another, each server
+// pinned to one core and dnsperf to another, all serving the same zone (zone.ts).
+//
+//   npm run bench:dns
+//
+// Knobs (environment):
+//   DURATION=10      seconds of measured load per server and round
+//   ROUNDS=3         rounds (every server once per round); the table shows each server's best round
+//   WARMUP=2         seconds of load before the measured run (discarded; lets V8 optimise)
+//   CLIENTS=4        dnsperf -c (sockets)
+//   OUTSTANDING=100  dnsperf -q (queries in flight at most: a closed loop)
+//   QPS=0            dnsperf -Q (0: no limit)
+//   EDNS=1           dnsperf -e (queries carry an OPT record, as real resolvers' do)
+//   QUERIES=a        a: "app.example.com A" only (the headline); mix: adds AAAA (no data), SOA, NS, NXDOMAIN
+//   SERVERS=switchyard,knot,gdnsd
+//   SERVER_CPU=0 CLIENT_CPU=1
+//   START_TIMEOUT=30 seconds a server has to start and give the expected answer
+//   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
+//   REQUIRE=0        1: exit 3 when switchyard misses the issue's requirement
+import { accessSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort, REPO } from '../../test/support/switchyard-process.ts';
+import { runDnsperf, type DnsperfSettings } from './dnsperf.ts';
+import { startHealthServer, type HealthServer } from './health-server.ts';
+import { createCleanup, pinSelf, rssKiB, sampleUsage } from './processes.ts';
+import { hotSpots } from './profile.ts';
+import { bestRounds, ratios, requirement, roundsLine, table, type Measurement } from './report.ts';
+import { waitForSaneAnswers } from './sanity.ts';
+import { SERVER_NAMES, SERVERS, type ServerName } from './servers.ts';
+import { HOST, PRIMARY, QUERY_SETS, TTL } from './zone.ts';
+
+class UsageError extends Error {}
+
+function intKnob(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}=${raw}: expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+function readKnobs() {
+  const serverCpu = String(intKnob('SERVER_CPU', 0, 0, 4095));
+  const clientCpu = String(intKnob('CLIENT_CPU', 1, 0, 4095));
+  const cpus = availableParallelism();
+  for (const [k, v] of [['SERVER_CPU', serverCpu], ['CLIENT_CPU', clientCpu]]) {
+    if (Number(v) >= cpus) throw new UsageError(`${k}=${v}: this machine has ${cpus} CPU(s) available (0..${cpus - 1})`);
+  }
+  if (serverCpu === clientCpu) throw new UsageError(`SERVER_CPU and CLIENT_CPU are both ${serverCpu}: the server and dnsperf need a core each`);
+  const queries = process.env.QUERIES ?? 'a';
+  if (!QUERY_SETS[queries]) throw new UsageError(`QUERIES=${queries}: expected one of ${Object.keys(QUERY_SETS).join(', ')}`);
+  const servers = (process.env.SERVERS ?? SERVER_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of servers) {
+    if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new UsageError(`SERVERS: unknown server '${s}' (known: ${SERVER_NAMES.join(', ')})`);
+  }
+  if (servers.length === 0) throw new UsageError('SERVERS is empty');
+  const dnsperf: DnsperfSettings = {
+    cpu: clientCpu,
+    duration: intKnob('DURATION', 10, 1, 3600),
+    clients: intKnob('CLIENTS', 4, 1, 256),
+    outstanding: intKnob('OUTSTANDING', 100, 1, 65535),
+    qps: intKnob('QPS', 0, 0, 10_000_000),
+    edns: intKnob('EDNS', 1, 0, 1) === 1,
+    timeout: 5,
+  };
+  return {
+    cpus, serverCpu, clientCpu, queries, dnsperf,
+    servers: servers as ServerName[],
+    warmup: intKnob('WARMUP', 2, 0, 600),
+    rounds: intKnob('ROUNDS', 3, 1, 100),
+    startTimeoutMs: intKnob('START_TIMEOUT', 30, 1, 600) * 1000,
+    profile: intKnob('PROFILE', 0, 0, 1) === 1,
+    require: intKnob('REQUIRE', 0, 0, 1) === 1,
+  };
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try { accessSync(join(dir, command), constants.X_OK); return true; } catch { return false; }
+  });
+}
+
+function missingTools(servers: ServerName[]): Array<{ command: string; pkg: string }> {
+  const needs = [
+    { command: 'taskset', pkg: 'util-linux' },
+    { command: 'dig', pkg: 'dnsutils' },
+    { command: 'dnsperf', pkg: 'dnsperf' },
+    ...servers.flatMap((s) => SERVERS[s].needs),
+  ];
+  return needs.filter((n) => !onPath(n.command));
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<number> {
+  let knobs: ReturnType<typeof readKnobs>;
+  try {
+    knobs = readKnobs();
+  } catch (err) {
+    if (err instanceof UsageError) { process.stderr.write(`bench:dns: ${err.message}\n`); return 2; }
+    throw err;
+  }
+  const missing = missingTools(knobs.servers);
+  if (missing.length > 0) {
+    process.stderr.write(`bench:dns: missing ${missing.map((m) => m.command).join(', ')}: install with\n  apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}\n`);
+    return 1;
+  }
+
+  const cleanup = createCleanup();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nbench:dns: ${signal}: stopping servers and removing temp files\n`);
+    void cleanup.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => cleanup.runSync());
+
+  const tmp = mkdtempSync(join(tmpdir(), 'switchyard-bench-dns-'));
+  cleanup.trackDir(tmp);
+  let health: HealthServer | undefined;
+  try {
+    pinSelf(knobs.clientCpu);
+    const queryFile = join(tmp, 'queries.txt');
+    writeFileSync(queryFile, `${QUERY_SETS[knobs.queries].join('\n')}\n`);
+    health = await startHealthServer();
+    const d = knobs.dnsperf;
+
+    log(`DNS benchmark: each server pinned to CPU ${knobs.serverCpu}, dnsperf (and this harness) on CPU ${knobs.clientCpu}, ${knobs.cpus} CPU(s) available`);
+    log(`dnsperf -c ${d.clients} -q ${d.outstanding} -T 1 -l ${d.duration}${d.qps > 0 ? ` -Q ${d.qps}` : ''}${d.edns ? ' -e' : ''} over UDP on 127.0.0.1; warm-up ${knobs.warmup} s; queries (${knobs.queries}): ${QUERY_SETS[knobs.queries].join(', ')}`);
+    for (const name of knobs.servers) log(`  ${SERVERS[name].describe()}`);
+
+    const measurements: Measurement[] = [];
+    const profiles: string[] = [];
+    for (let round = 1; round <= knobs.rounds; round++) {
+      for (const name of knobs.servers) {
+        const tag = `[${round}/${knobs.rounds}] ${name}`;
+        const dir = join(tmp, `${name}-${round}`);
+        mkdirSync(dir);
+        const profileDir = name === 'switchyard' && knobs.profile ? join(dir, 'profile') : undefined;
+        const port = await freePort();
+        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, health, profileDir });
+        cleanup.track(server);
+        const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs);
+        log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA; NS reply ${nsGlue ? 'with' : 'without'} glue`);
+        const idleRssKiB = rssKiB(server.pid);
+        const hits0 = health.hits();
+        if (knobs.warmup > 0) {
+          const warm = await runDnsperf(port, queryFile, { ...d, duration: knobs.warmup }, cleanup);
+          log(`${tag}: warm-up ${warm.qps.toFixed(0)} qps, ${warm.lost} lost`);
+        }
+        const usage = sampleUsage(server.pid, knobs.serverCpu, knobs.clientCpu);
+        const result = await runDnsperf(port, queryFile, d, cleanup);
+        const u = usage.stop();
+        if (!server.alive()) throw new Error(`${name} exited during the run:\n${server.output()}`);
+        const m: Measurement = {
+          name, result, idleRssKiB, peakRssKiB: u.peakRssKiB, healthChecks: health.hits() - hits0,
+          cpuShare: u.cpuSeconds / u.wallSeconds, serverCoreBusy: u.serverCoreBusy, clientCoreBusy: u.clientCoreBusy,
+        };
+        measurements.push(m);
+        await server.stop(15_000);
+        log(`${tag}: ${result.qps.toFixed(0)} qps, ${result.avgLatencyMs.toFixed(3)} ms average, ${result.lost} lost, server CPU ${(m.cpuShare * 100).toFixed(0)} %, ${m.healthChecks} health check(s) answered`);
+        if (profileDir) {
+          const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+          if (!file) throw new Error(`switchyard ran with --cpu-prof but wrote no profile in ${profileDir}:\n${server.output()}`);
+          const kept = join(tmpdir(), `switchyard-dns-profile-${Date.now()}.cpuprofile`);
+          copyFileSync(join(profileDir, file), kept);
+          profiles.push(kept);
+        }
+      }
+    }
+    const rows = bestRounds(measurements);
+    log('');
+    log(table(rows));
+    log('');
+    log(roundsLine(rows));
+    for (const line of ratios(rows)) log(line);
+    const verdict = requirement(rows);
+    log(verdict.text);
+    log('server CPU: the server process\'s CPU time ÷ wall time. Well under 100 % with the dnsperf core near 100 %: dnsperf set the pace, not the server.');
+    log('server core busy well above server CPU: other processes (or kernel work) took that core\'s time from the server. In both cases "qps per busy core" (qps ÷ server CPU) estimates what the server answers with a whole core.');
+    for (const p of profiles) {
+      const { busyMs, spots } = hotSpots(p, REPO);
+      log('');
+      log(`switchyard CPU profile (the profiler slows it down; figures above are from this profiled run): ${p}`);
+      log(`busy ${busyMs.toFixed(0)} ms; top self time:`);
+      for (const s of spots) log(`  ${(s.share * 100).toFixed(1).padStart(5)} %  ${s.selfMs.toFixed(0).padStart(6)} ms  ${s.name}  ${s.where}`);
+    }
+    return knobs.require && verdict.pass === false ? 3 : 0;
+  } finally {
+    await health?.close();
+    await cleanup.run();
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  process.stderr.write(`bench:dns: FAILED: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

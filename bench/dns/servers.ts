@@ -1,0 +1,152 @@
+// The servers under test. Each writes its own configuration into a temp folder, serving the zone
+// from zone.ts on 127.0.0.1:PORT, and is started pinned to one core.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, NODE, REPO, freePort } from '../../test/support/switchyard-process.ts';
+import type { HealthServer } from './health-server.ts';
+import { startPinned, type Pinned } from './processes.ts';
+import { HOST, MBOX, NS, PRIMARY, SECONDARY, SOA_TIMERS, TTL, ZONE, zoneFile } from './zone.ts';
+
+export const SERVER_NAMES = ['switchyard', 'knot', 'gdnsd'] as const;
+export type ServerName = (typeof SERVER_NAMES)[number];
+
+export interface StartContext {
+  dir: string;              // an empty folder of this server's own
+  port: number;             // UDP and TCP, 127.0.0.1
+  cpu: string;              // taskset CPU list
+  health: HealthServer;
+  profileDir: string | undefined;   // switchyard only: write a V8 CPU profile there
+}
+
+export interface ServerUnderTest {
+  name: ServerName;
+  /** Executables it needs, with the Debian package that brings each. */
+  needs: Array<{ command: string; pkg: string }>;
+  /** One line: what runs, which version, how it is set up. */
+  describe(): string;
+  start(ctx: StartContext): Promise<Pinned>;
+}
+
+const firstMatch = (text: string, re: RegExp): string => re.exec(text)?.[1] ?? 'unknown version';
+
+function commandOutput(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    return `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`;
+  }
+}
+
+const switchyard: ServerUnderTest = {
+  name: 'switchyard',
+  needs: [],
+  describe() {
+    const rev = commandOutput('git', ['-C', REPO, 'describe', '--always', '--dirty']).trim();
+    return `switchyard ${rev} on Node ${process.version}: dns.rateLimit.responsesPerSecond 0 (rate limiting off), log level warn`;
+  },
+  async start(ctx) {
+    const adminPort = await freePort();
+    const probe = (address: string) => `      - http: { url: "http://${address}:${ctx.health.port}${ctx.health.path}" }`;
+    const config = [
+      'zone:',
+      `  name: ${ZONE}`,
+      `  ttl: ${TTL}`,
+      '  nameservers:',
+      `    - { name: ${NS.name}, address: ${NS.address} }`,
+      `  soa: { mbox: ${MBOX}, negativeTtl: ${SOA_TIMERS.negativeTtl}, refresh: ${SOA_TIMERS.refresh}, retry: ${SOA_TIMERS.retry}, expire: ${SOA_TIMERS.expire} }`,
+      `hostnames: [${HOST}]`,
+      'clusters:',
+      '  - name: east',
+      `    addresses: [${PRIMARY}]`,
+      '    probes:',
+      probe(PRIMARY),
+      '  - name: west',
+      `    addresses: [${SECONDARY}]`,
+      '    probes:',
+      probe(SECONDARY),
+      'health: { interval: 1s, timeout: 500ms, fall: 3, rise: 2 }',
+      'failover: { automatic: true, steps: [switch-traffic] }',
+      `dns: { listen: ["127.0.0.1:${ctx.port}"], rateLimit: { responsesPerSecond: 0 } }`,
+      `admin: { listen: "127.0.0.1:${adminPort}" }`,
+      `state: { file: ${join(ctx.dir, 'state.json')} }`,
+      'log: { level: warn }',
+      '',
+    ].join('\n');
+    const file = join(ctx.dir, 'switchyard.yaml');
+    writeFileSync(file, config);
+    const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
+    return startPinned('switchyard', ctx.cpu, NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cwd: ctx.dir });
+  },
+};
+
+const knot: ServerUnderTest = {
+  name: 'knot',
+  needs: [{ command: 'knotd', pkg: 'knot' }],
+  describe: () => `Knot DNS ${firstMatch(commandOutput('knotd', ['-V']), /version (\S+)/)}: udp-workers 1, tcp-workers 1, background-workers 1, static A record`,
+  async start(ctx) {
+    mkdirSync(join(ctx.dir, 'run'));
+    mkdirSync(join(ctx.dir, 'db'));
+    writeFileSync(join(ctx.dir, `${ZONE}.zone`), zoneFile(`${TTL} A ${PRIMARY}`));
+    const conf = [
+      'server:',
+      `    listen: 127.0.0.1@${ctx.port}`,
+      `    rundir: "${join(ctx.dir, 'run')}"`,
+      '    udp-workers: 1',
+      '    tcp-workers: 1',
+      '    background-workers: 1',
+      'log:',
+      '  - target: stderr',
+      '    any: warning',
+      'database:',
+      `    storage: "${join(ctx.dir, 'db')}"`,
+      'template:',
+      '  - id: default',
+      `    storage: "${ctx.dir}"`,
+      '    zonefile-sync: -1',
+      '    journal-content: none',
+      'zone:',
+      `  - domain: ${ZONE}`,
+      `    file: ${ZONE}.zone`,
+      '',
+    ].join('\n');
+    const file = join(ctx.dir, 'knot.conf');
+    writeFileSync(file, conf);
+    return startPinned('knot', ctx.cpu, 'knotd', ['-c', file]);
+  },
+};
+
+const gdnsd: ServerUnderTest = {
+  name: 'gdnsd',
+  needs: [{ command: 'gdnsd', pkg: 'gdnsd' }],
+  describe: () => `gdnsd ${firstMatch(commandOutput('gdnsd', ['-V']), /gdnsd version (\S+)/)}: udp_threads 1, tcp_threads 1, ${HOST} DYNA simplefo (${PRIMARY} / ${SECONDARY}, http_status monitor)`,
+  async start(ctx) {
+    mkdirSync(join(ctx.dir, 'zones'));
+    // MAX/MIN = 30/30: a fixed TTL like switchyard's (gdnsd would otherwise shorten it near a possible state change).
+    writeFileSync(join(ctx.dir, 'zones', ZONE), zoneFile(`${TTL}/${TTL} DYNA simplefo!app`));
+    const conf = [
+      'options => {',
+      `  listen => [ 127.0.0.1:${ctx.port} ]`,
+      '  udp_threads => 1',
+      '  tcp_threads => 1',
+      `  run_dir => ${join(ctx.dir, 'run')}`,
+      `  state_dir => ${join(ctx.dir, 'state')}`,
+      '}',
+      'service_types => {',
+      // interval 2 s is gdnsd's minimum; thresholds close to switchyard's rise 2 / fall 3.
+      `  cluster_health => { plugin => http_status, port => ${ctx.health.port}, url_path => ${ctx.health.path}, ok_codes => [ 200 ], interval => 2, timeout => 1, up_thresh => 2, ok_thresh => 2, down_thresh => 3 }`,
+      '}',
+      'plugins => {',
+      '  simplefo => {',
+      `    app => { service_types => [ cluster_health ], primary => ${PRIMARY}, secondary => ${SECONDARY} }`,
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    writeFileSync(join(ctx.dir, 'config'), conf);
+    return startPinned('gdnsd', ctx.cpu, 'gdnsd', ['-c', ctx.dir, 'start']);
+  },
+};
+
+export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, knot, gdnsd };
