@@ -1,0 +1,239 @@
+// npm run bench:proxy — switchyard's proxy side by side with HAProxy and nginx, each configured
+// as the same active/backup proxy in front of the same origin, each pinned to CPU 0 with taskset;
+// wrk and the origins share CPU 1. Then the failover run: a steady stream of GETs while the
+// active origin is killed, against each proxy.
+// Knobs: DURATION (s, 10), CONNECTIONS (64), WARMUP (s, 3), PEERS ("haproxy,nginx"),
+// FAILOVER_SECONDS (10), FAILOVER_CONCURRENCY (8), DETECT_MS (500: time before switchyard's
+// routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { cpus, tmpdir, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { haproxy, nginxOrigin, nginxProxy, type Addr } from './configs.ts';
+import { killAllSync, startPinned, stopAll, trackDir, waitForOutput, type Pinned } from './processes.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, '../..');
+const NODE = process.execPath;
+
+const num = (name: string, def: number) => {
+  const v = process.env[name];
+  const n = v === undefined || v === '' ? def : Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
+  return n;
+};
+const DURATION = num('DURATION', 10);
+const CONNECTIONS = num('CONNECTIONS', 64);
+const WARMUP = num('WARMUP', 3);
+const FAILOVER_SECONDS = num('FAILOVER_SECONDS', 10);
+const FAILOVER_CONCURRENCY = num('FAILOVER_CONCURRENCY', 8);
+const DETECT_MS = num('DETECT_MS', 500);
+const PEERS = (process.env.PEERS ?? 'haproxy,nginx').split(',').map((s) => s.trim()).filter(Boolean);
+const FAILOVER_PEERS = process.env.FAILOVER_PEERS !== '0';
+const PROXY_CPU = '0';
+const LOAD_CPU = cpus().length > 1 ? '1' : '0';
+
+for (const tool of ['wrk', 'haproxy', 'nginx', 'taskset']) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`bench:proxy needs ${tool} (Debian: apt-get install wrk haproxy nginx util-linux)`);
+  }
+}
+for (const p of PEERS) if (p !== 'haproxy' && p !== 'nginx') throw new Error(`unknown peer ${p}: PEERS takes haproxy and/or nginx`);
+
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { killAllSync(); process.exit(130); });
+
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-proxy-'));
+trackDir(dir);
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, host, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+async function waitListening(a: Addr, p: Pinned, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!p.alive()) throw new Error(`${p.name} exited:\n${p.output()}`);
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(a.port, a.host);
+      s.once('connect', () => { s.destroy(); res(true); });
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${p.name} did not listen on ${a.host}:${a.port} within ${timeoutMs} ms:\n${p.output()}`);
+}
+
+function startNginx(name: string, cpu: string, conf: string): Pinned {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  const file = join(d, 'nginx.conf');
+  writeFileSync(file, conf);
+  return startPinned(name, cpu, 'nginx', ['-p', d, '-c', file, '-e', join(d, 'error.log')]);
+}
+
+const originPortP = freePort('127.0.0.2');
+const east: Addr = { host: '127.0.0.2', port: await originPortP };
+const west: Addr = { host: '127.0.0.3', port: east.port };
+
+async function startOrigin(name: 'east' | 'west'): Promise<Pinned> {
+  const a = name === 'east' ? east : west;
+  // One process (master_process off): SIGKILL takes the whole origin down, like a crashed node.
+  const p = startNginx(`origin-${name}`, LOAD_CPU, nginxOrigin(join(dir, `origin-${name}`), a, name).replace('daemon off;', 'daemon off;\nmaster_process off;'));
+  await waitListening(a, p);
+  return p;
+}
+
+interface WrkResult { rps: number; p99ms: number; p50ms: number; requests: number; errors: number; non2xx: number }
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+async function wrk(url: string, seconds: number): Promise<WrkResult> {
+  const p = startPinned('wrk', LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app.example.com', url]);
+  const r = await p.exited;
+  const out = p.output();
+  if (r.code !== 0) throw new Error(`wrk failed (${r.code}):\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p50ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  if (!Number.isFinite(rps) || !Number.isFinite(p99ms)) throw new Error(`cannot parse wrk output:\n${out}`);
+  return { rps, p99ms, p50ms, requests, errors, non2xx };
+}
+
+type ProxyName = 'switchyard' | 'haproxy' | 'nginx';
+
+async function startProxy(name: ProxyName, listen: Addr): Promise<Pinned> {
+  let p: Pinned;
+  if (name === 'switchyard') {
+    const d = join(dir, 'switchyard');
+    mkdirSync(d, { recursive: true });
+    p = startPinned('switchyard', PROXY_CPU, NODE, [join(HERE, 'switchyard-proxy.ts')], {
+      stdin: true,
+      env: {
+        ...process.env, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn',
+        EAST_URL: `http://${east.host}:${east.port}`, WEST_URL: `http://${west.host}:${west.port}`, STATE_FILE: join(d, 'state.json'),
+      },
+    });
+    await waitForOutput(p, (o) => o.includes('ready '), 15_000);
+  } else if (name === 'haproxy') {
+    const file = join(dir, 'haproxy.cfg');
+    writeFileSync(file, haproxy(listen, east, west));
+    p = startPinned('haproxy', PROXY_CPU, 'haproxy', ['-f', file, '-db']);
+  } else {
+    p = startNginx('nginx-proxy', PROXY_CPU, nginxProxy(join(dir, 'nginx-proxy'), listen, east, west));
+  }
+  await waitListening(listen, p);
+  return p;
+}
+
+interface FailoverResult { sent: number; failed: number; longestMs: number; longestGapMs: number; errors: Record<string, number>; byOrigin: Record<string, number> }
+
+async function failoverRun(name: ProxyName, listen: Addr): Promise<FailoverResult> {
+  const eastOrigin = await startOrigin('east');
+  const proxy = await startProxy(name, listen);
+  await wrk(`http://${listen.host}:${listen.port}/`, 1);
+  const load = startPinned('failover-load', LOAD_CPU, NODE, [join(HERE, 'failover-load.ts'), `http://${listen.host}:${listen.port}/`], {
+    env: { ...process.env, CONCURRENCY: String(FAILOVER_CONCURRENCY), DURATION_MS: String(FAILOVER_SECONDS * 1000) },
+  });
+  await new Promise((r) => setTimeout(r, (FAILOVER_SECONDS * 1000) / 3));
+  eastOrigin.child.kill('SIGKILL');
+  await eastOrigin.exited;
+  if (name === 'switchyard') {
+    await new Promise((r) => setTimeout(r, DETECT_MS));
+    proxy.child.stdin!.write('active west\n');
+  }
+  const r = await load.exited;
+  if (r.code !== 0) throw new Error(`failover load generator failed:\n${load.output()}`);
+  await proxy.stop();
+  return JSON.parse(load.output().trim().split('\n').pop()!) as FailoverResult;
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const version = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0].replace(/ - https?:\/\/\S+/, '').trim();
+  };
+  let memGiB = '?';
+  try {
+    memGiB = (Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) / 1024 / 1024).toFixed(0);
+  } catch { /* not Linux */ }
+  return `${cpus().length} × ${cpu}, ${memGiB} GiB, Linux ${release()}; Node ${process.version}; ${version('haproxy', ['-v'])}; ${version('nginx', ['-v'])}; ${version('wrk', ['-v'])}`;
+}
+
+const ports = { switchyard: await freePort('127.0.0.1'), haproxy: await freePort('127.0.0.1'), nginx: await freePort('127.0.0.1') };
+const addr = (n: ProxyName): Addr => ({ host: '127.0.0.1', port: ports[n] });
+
+try {
+  console.log(`machine: ${machine()}`);
+  console.log(`proxies on CPU ${PROXY_CPU}; wrk (1 thread, ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up) and the nginx origin on CPU ${LOAD_CPU}`);
+  const eastOrigin = await startOrigin('east');
+  const westOrigin = await startOrigin('west');
+
+  const direct = await wrk(`http://${east.host}:${east.port}/`, DURATION);
+  console.log(`origin direct (no proxy): ${direct.rps.toFixed(0)} req/s, p99 ${direct.p99ms.toFixed(2)} ms — the ceiling any proxy can show here`);
+
+  const results = new Map<ProxyName, WrkResult>();
+  for (const name of ['switchyard', ...PEERS] as ProxyName[]) {
+    const p = await startProxy(name, addr(name));
+    await wrk(`http://127.0.0.1:${ports[name]}/`, WARMUP);
+    const r = await wrk(`http://127.0.0.1:${ports[name]}/`, DURATION);
+    await p.stop();
+    results.set(name, r);
+    console.log(`${name.padEnd(10)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}  non-2xx ${r.non2xx}`);
+  }
+  const sy = results.get('switchyard')!;
+  for (const peer of PEERS as ProxyName[]) {
+    const r = results.get(peer)!;
+    console.log(`switchyard / ${peer}: ${(sy.rps / r.rps).toFixed(2)} × the requests/s, p99 ${(sy.p99ms / r.p99ms).toFixed(2)} × the latency`);
+  }
+  const haproxyResult = results.get('haproxy');
+  if (haproxyResult) {
+    const ratio = sy.rps / haproxyResult.rps;
+    console.log(ratio >= 0.3 ? `PASS: switchyard reaches ${ratio.toFixed(2)} × HAProxy (required ≥ 0.30)` : `FAIL: switchyard reaches only ${ratio.toFixed(2)} × HAProxy (required ≥ 0.30)`);
+  }
+
+  await eastOrigin.stop();
+  console.log(`\nfailover run: ${FAILOVER_CONCURRENCY} concurrent GET streams for ${FAILOVER_SECONDS} s; east (the active origin) is SIGKILLed at ${(FAILOVER_SECONDS / 3).toFixed(1)} s; switchyard's routing moves to west ${DETECT_MS} ms later (peers rely on their own health checks and retries)`);
+  const failovers = new Map<ProxyName, FailoverResult>();
+  for (const name of (FAILOVER_PEERS ? ['switchyard', ...PEERS] : ['switchyard']) as ProxyName[]) {
+    const f = await failoverRun(name, addr(name));
+    failovers.set(name, f);
+    console.log(`${name.padEnd(10)} sent ${f.sent}  failed ${f.failed}  longest request ${f.longestMs.toFixed(1)} ms  longest gap ${f.longestGapMs.toFixed(1)} ms  served ${JSON.stringify(f.byOrigin)}${f.failed ? `  errors ${JSON.stringify(f.errors)}` : ''}`);
+  }
+  await westOrigin.stop();
+
+  console.log('\nmarkdown:\n');
+  console.log('| proxy (1 core) | requests/s | p50 | p99 | switchyard ÷ peer (req/s) |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, r] of results) console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${name === 'switchyard' ? '—' : (sy.rps / r.rps).toFixed(2)} |`);
+  console.log(`| origin direct (no proxy) | ${direct.rps.toFixed(0)} | ${direct.p50ms.toFixed(2)} ms | ${direct.p99ms.toFixed(2)} ms | |`);
+  console.log('\n| failover run | requests sent | failed | longest request | longest gap between completions |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, f] of failovers) console.log(`| ${name} | ${f.sent} | ${f.failed} | ${f.longestMs.toFixed(1)} ms | ${f.longestGapMs.toFixed(1)} ms |`);
+  const syFailover = failovers.get('switchyard')!;
+  if (syFailover.failed > 0) process.exitCode = 1;
+} finally {
+  await stopAll();
+}
