@@ -1,0 +1,175 @@
+// The operator docs and deploy files against the code: every configuration key the validator
+// knows is in docs/configuration.md, its examples validate, its step-default table is the
+// validator's, and the alert rules and dashboard use only metric names that src/ registers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseConfig, parseDuration, type Config } from '../../src/config/index.ts';
+import { SwitchyardError } from '../../src/errors.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const read = (rel: string): string => readFileSync(join(root, rel), 'utf8');
+
+/** Index of the bracket that closes the one at `open` (strings skipped). */
+function closing(text: string, open: number): number {
+  const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+  const stack: string[] = [];
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'" || c === '"' || c === '`') {
+      i = text.indexOf(c, i + 1);
+      assert.ok(i > 0, `unterminated string in validate.ts near ${open}`);
+    } else if (pairs[c]) stack.push(pairs[c]);
+    else if (c === ')' || c === ']' || c === '}') {
+      assert.equal(c, stack.pop(), `unbalanced brackets in validate.ts near ${open}`);
+      if (stack.length === 0) return i;
+    }
+  }
+  throw new Error(`no closing bracket for position ${open} in validate.ts`);
+}
+
+/** Top-level comma-separated parts of a bracketed expression's inside. */
+function topLevelParts(inside: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < inside.length; i++) {
+    const c = inside[i];
+    if (c === "'" || c === '"' || c === '`') i = inside.indexOf(c, i + 1);
+    else if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    else if (c === ',' && depth === 0) { parts.push(inside.slice(start, i).trim()); start = i + 1; }
+  }
+  parts.push(inside.slice(start).trim());
+  return parts.filter((p) => p !== '');
+}
+
+const quoted = (text: string): string[] => [...text.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+
+/**
+ * The keys validate.ts accepts: the last argument of every `mapping(...)` call, an array literal
+ * or a constant, with `...CONST` and `...own[type]` (the step option table) spread.
+ */
+function validatorKeys(source: string): Set<string> {
+  const constArray = (name: string): string[] => {
+    const m = new RegExp(`const ${name}\\b[^=]*=\\s*\\[`).exec(source);
+    assert.ok(m, `validate.ts: cannot find the array constant ${name}`);
+    const open = m.index + m[0].length - 1;
+    return quoted(source.slice(open, closing(source, open) + 1));
+  };
+  const ownTable = (): string[] => {
+    const m = /const own\b[^=]*=\s*\{/.exec(source);
+    assert.ok(m, 'validate.ts: cannot find the step option table `own`');
+    const open = m.index + m[0].length - 1;
+    const body = source.slice(open, closing(source, open) + 1);
+    return [...body.matchAll(/\[([^\]]*)\]/g)].flatMap((x) => quoted(x[1]));
+  };
+  const resolve = (expr: string): string[] => {
+    if (expr.startsWith('[')) {
+      return topLevelParts(expr.slice(1, -1)).flatMap((el) => {
+        if (/^'[^']*'$/.test(el)) return [el.slice(1, -1)];
+        if (/^\.\.\.own\[/.test(el)) return ownTable();
+        if (/^\.\.\.[A-Z_]+$/.test(el)) return constArray(el.slice(3));
+        throw new Error(`validate.ts: cannot read the mapping key list element ${el}`);
+      });
+    }
+    if (/^[A-Z_]+$/.test(expr)) return constArray(expr);
+    throw new Error(`validate.ts: cannot read the mapping key list ${expr}`);
+  };
+  const keys = new Set<string>();
+  for (const m of source.matchAll(/\bmapping\(/g)) {
+    const open = m.index + m[0].length - 1;
+    const args = topLevelParts(source.slice(open + 1, closing(source, open)));
+    if (args.length !== 4) continue; // the import line and the function's own declaration
+    for (const k of resolve(args[3])) keys.add(k);
+  }
+  return keys;
+}
+
+const configDoc = read('docs/configuration.md');
+
+test('docs/configuration.md names every key validate.ts accepts', () => {
+  const keys = validatorKeys(read('src/config/validate.ts'));
+  // Guard the extraction itself: a change in validate.ts's shape must fail here, not pass vacuously.
+  assert.ok(keys.size >= 90, `only ${keys.size} keys extracted from validate.ts: the extraction is broken`);
+  for (const k of ['zone', 'negativeTtl', 'healthyWhen', 'atLeast', 'endpointSlice', 'confirmInterval', 'cooldown', 'kubernetes-scale',
+    'onFailure', 'terminateSessions', 'maxLagSeconds', 'routingKey', 'ipv6PrefixLength', 'clientHeaders', 'shutdownDelay', 'level']) {
+    assert.ok(keys.has(k), `extraction missed ${k}`);
+  }
+  // A key is documented as `key` or as the last part of a backquoted path (`zone.soa.refresh`).
+  const documented = (k: string) => new RegExp('`(?:[^`\\s]*[.\\]])?' + k.replace(/[-]/g, '\\-') + '`').test(configDoc);
+  const missing = [...keys].filter((k) => !documented(k)).sort();
+  assert.deepEqual(missing, [], `keys missing from docs/configuration.md: ${missing.join(', ')}`);
+});
+
+/** The YAML code blocks of a markdown text, with the heading they sit under. */
+function yamlBlocks(md: string): Array<{ heading: string; text: string }> {
+  const out: Array<{ heading: string; text: string }> = [];
+  let heading = '';
+  const lines = md.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (/^#+ /.test(lines[i])) heading = lines[i].replace(/^#+ /, '');
+    if (lines[i] === '```yaml') {
+      const end = lines.indexOf('```', i + 1);
+      assert.ok(end > i, `unterminated yaml block at line ${i + 1}`);
+      out.push({ heading, text: lines.slice(i + 1, end).join('\n') });
+      i = end;
+    }
+  }
+  return out;
+}
+
+const EXAMPLE_ENV = {
+  EAST_DATABASE_URL: 'postgres://switchyard:secret@east-db:5432/app',
+  WEST_DATABASE_URL: 'postgres://switchyard:secret@west-db:5432/app',
+  SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x',
+  WEBHOOK_SECRET: 'webhook-secret',
+  PD_ROUTING_KEY: 'routing-key',
+  SWITCHYARD_ADMIN_TOKEN: 'admin-token',
+};
+
+function validates(text: string, what: string, env: Record<string, string> = EXAMPLE_ENV): Config {
+  try {
+    return parseConfig(text, env, '/etc/switchyard');
+  } catch (err) {
+    const issues = err instanceof SwitchyardError ? (err.details?.issues as Array<{ path: string; message: string }> | undefined) : undefined;
+    assert.fail(`${what} does not validate: ${issues ? issues.map((i) => `${i.path}: ${i.message}`).join('; ') : String(err)}`);
+  }
+}
+
+test('the full annotated example in docs/configuration.md validates and sets every section', () => {
+  const block = yamlBlocks(configDoc).find((b) => b.heading === 'Full annotated example');
+  assert.ok(block, 'docs/configuration.md has no yaml block under "## Full annotated example"');
+  const config = validates(block.text, 'the full annotated example');
+  assert.ok(config.proxy, 'the full example configures the proxy');
+  assert.deepEqual([...new Set(config.failover.steps.map((s) => s.type))].sort(),
+    ['exec', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'switch-traffic', 'webhook']);
+  assert.deepEqual([...new Set(config.clusters.flatMap((c) => c.probes.map((p) => p.kind)))].sort(), ['http', 'kubernetes', 'tcp']);
+});
+
+test('the step defaults table in docs/configuration.md is what the validator applies', () => {
+  const rows = [...configDoc.matchAll(/^\| `([a-z-]+)` \| `([^`]+)` \| `(\d+)` \| `([^`]+)` \| `(hold|continue)` \|$/gm)];
+  const table = new Map(rows.map((r) => [r[1], { timeout: parseDuration(r[2]), retries: Number(r[3]), backoff: parseDuration(r[4]), onFailure: r[5] }]));
+  assert.equal(table.size, 6, `expected a defaults row for each of the 6 step types, found ${[...table.keys()].join(', ')}`);
+  const config = validates(`
+zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 192.0.2.53 }] }
+hostnames: [app.example.com]
+clusters:
+  - { name: east, addresses: [192.0.2.10], probes: [{ tcp: { address: "192.0.2.10:80" } }], kubernetes: {}, database: { url: "postgres://east/app" } }
+  - { name: west, addresses: [192.0.2.20], probes: [{ tcp: { address: "192.0.2.20:80" } }], kubernetes: {}, database: { url: "postgres://west/app" } }
+failover:
+  steps:
+    - kubernetes-scale: { namespace: app, deployments: [web], replicas: 2 }
+    - switch-traffic
+    - postgres-fence
+    - postgres-promote
+    - exec: { command: [/bin/true] }
+    - webhook: { url: "https://hooks.example.com/x" }
+`, 'the step defaults probe config', {});
+  for (const s of config.failover.steps) {
+    assert.deepEqual(table.get(s.type), { timeout: s.timeout, retries: s.retries, backoff: s.backoff, onFailure: s.onFailure }, `defaults of ${s.type}`);
+  }
+});
