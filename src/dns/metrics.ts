@@ -1,11 +1,13 @@
 // DNS metrics on the Registry passed in. Label sets are bounded: query types outside a fixed
 // list count as "other" ("none" when the question did not parse), rcodes are the six we send.
+// Query counts are kept in a typed array on the hot path and added to the counter when scraped.
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 const QTYPE_LABELS: ReadonlyArray<[number, string]> = [
   [1, 'A'], [2, 'NS'], [5, 'CNAME'], [6, 'SOA'], [12, 'PTR'], [15, 'MX'], [16, 'TXT'], [28, 'AAAA'], [33, 'SRV'],
   [35, 'NAPTR'], [43, 'DS'], [48, 'DNSKEY'], [64, 'SVCB'], [65, 'HTTPS'], [251, 'IXFR'], [252, 'AXFR'], [255, 'ANY'], [257, 'CAA'],
 ];
+const QTYPE_SLOTS = QTYPE_LABELS.length + 2;   // plus other and none
 const RCODE_LABELS: ReadonlyArray<[number, string]> = [[0, 'NOERROR'], [1, 'FORMERR'], [3, 'NXDOMAIN'], [4, 'NOTIMP'], [5, 'REFUSED'], [16, 'BADVERS']];
 
 export const TRANSPORT = { UDP: 0, TCP: 1 } as const;
@@ -23,9 +25,26 @@ export interface DnsMetrics {
 }
 
 export function createDnsMetrics(registry: Registry, gauges: { rateLimitEntries: () => number }): DnsMetrics {
-  const queries = new Counter({
+  const qtypeIndex = new Uint8Array(65536);          // query type → index in qtypeNames (0: other)
+  const qtypeNames = ['other', 'none'];
+  for (const [code, label] of QTYPE_LABELS) { qtypeIndex[code] = qtypeNames.length; qtypeNames.push(label); }
+  const rcodeIndex = new Uint8Array(17);
+  for (const [i, [code]] of RCODE_LABELS.entries()) rcodeIndex[code] = i;
+  // Per query only a typed-array slot is incremented; the counts reach prom-client at scrape time.
+  const pending = new Float64Array(QTYPE_SLOTS * RCODE_LABELS.length * 2);
+  const queries: Counter<'qtype' | 'rcode' | 'transport'> = new Counter({
     name: 'switchyard_dns_queries_total', help: 'DNS replies sent, by query type, rcode and transport',
     labelNames: ['qtype', 'rcode', 'transport'] as const, registers: [registry],
+    collect() {
+      for (let i = 0; i < pending.length; i++) {
+        if (pending[i] === 0) continue;
+        const slot = i >> 1;                               // i = slot * 2 + transport
+        const r = slot % RCODE_LABELS.length;              // slot = qtype index * rcodes + rcode index
+        const q = (slot - r) / RCODE_LABELS.length;
+        queries.labels(qtypeNames[q], RCODE_LABELS[r][1], (i & 1) === TRANSPORT.UDP ? 'udp' : 'tcp').inc(pending[i]);
+        pending[i] = 0;
+      }
+    },
   });
   const dropped = new Counter({
     name: 'switchyard_dns_dropped_total', help: 'DNS messages received and not answered: short (under 12 bytes), response (QR=1), ratelimited, overload (UDP send queue full)',
@@ -40,26 +59,11 @@ export function createDnsMetrics(registry: Registry, gauges: { rateLimitEntries:
     collect() { this.set(gauges.rateLimitEntries()); },
   });
 
-  // Label children are bound on first use and cached by (qtype, rcode, transport) index.
-  const qtypeIndex = new Uint8Array(65536);
-  const qtypeNames = ['other', 'none'];
-  for (const [code, label] of QTYPE_LABELS) { qtypeIndex[code] = qtypeNames.length; qtypeNames.push(label); }
-  const rcodeIndex = new Uint8Array(17);
-  for (const [i, [code]] of RCODE_LABELS.entries()) rcodeIndex[code] = i;
-  const children: Array<Counter.Internal | undefined> = new Array(qtypeNames.length * RCODE_LABELS.length * 2);
   const droppedChildren = { short: dropped.labels('short'), response: dropped.labels('response'), ratelimited: dropped.labels('ratelimited'), overload: dropped.labels('overload') };
 
   return {
     query(qtype, rcode, transport) {
-      const q = qtype < 0 ? 1 : qtypeIndex[qtype];
-      const r = rcodeIndex[rcode];
-      const i = (q * RCODE_LABELS.length + r) * 2 + transport;
-      let child = children[i];
-      if (child === undefined) {
-        child = queries.labels(qtypeNames[q], RCODE_LABELS[r][1], transport === TRANSPORT.UDP ? 'udp' : 'tcp');
-        children[i] = child;
-      }
-      child.inc();
+      pending[((qtype < 0 ? 1 : qtypeIndex[qtype]) * RCODE_LABELS.length + rcodeIndex[rcode]) * 2 + transport]++;
     },
     dropped: (reason) => droppedChildren[reason].inc(),
     slipped: () => slipped.inc(),
