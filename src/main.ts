@@ -8,6 +8,7 @@ import { createAdminServer, buildStatus } from './admin/index.ts';
 import { SwitchyardError } from './errors.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
+import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
 import { createKubernetesClients, type KubernetesClientCache } from './kubernetes.ts';
 
@@ -59,6 +60,11 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   });
   const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
 
+  const proxy = config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, {
+    routing, logger, registry,
+    isHealthy: (name) => health.clusters().find((c) => c.name === name)?.healthy !== false,
+    onUpstreamFailure: (cluster, reason) => health.reportPassiveFailure(cluster, reason),
+  });
   let ready = false;
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
@@ -73,6 +79,10 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   try {
     await dns.start();
     started.push({ name: 'dns', close: () => dns.close() });
+    if (proxy) {
+      await proxy.start();
+      started.push({ name: 'proxy', close: () => proxy.close() });
+    }
     health.start();
     started.push({ name: 'health', close: () => health.stop() });
     started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
