@@ -107,6 +107,11 @@ export class TunnelExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.socket.destroyed) {
+      this.gone = true;
+      controller.abort(new Error('the client closed the connection'));
+      return;
+    }
     if (!this.socket.write(chunk)) this.pauseUntilDrain(controller);
   }
 
