@@ -27,7 +27,7 @@ function createStore(config: Config): StateStore {
 export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
   const { logger } = deps;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
   const store = createStore(config);
   const routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name) });

@@ -25,7 +25,11 @@ export async function startHealthEndpoint(host: string): Promise<HealthEndpoint>
     mode: 'ok',
     hits: 0,
     async kill() {
-      await new Promise<void>((r) => { server.close(() => r()); for (const s of sockets) s.destroy(); });
+      if (!server.listening) return;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
+      await closed;
     },
     async revive() { await listen(); },
   };
