@@ -71,8 +71,7 @@ export function createRateLimiter(options: DnsConfig['rateLimit'] & { maxEntries
  */
 export function prefixKey(address: string, v4Length: number, v6Length: number, scratch = new Uint16Array(8)): number | string {
   if (address.includes(':')) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped !== null) return prefixKey(mapped[1], v4Length, v6Length, scratch);
+    if ((address.startsWith('::ffff:') || address.startsWith('::FFFF:')) && address.includes('.')) return prefixKey(address.slice(7), v4Length, v6Length, scratch);
     if (!parseIPv6(address, scratch)) return address;
     for (let i = 0; i < 8; i++) {
       const keep = v6Length - i * 16;
@@ -103,23 +102,44 @@ export function prefixKey(address: string, v4Length: number, v6Length: number, s
   return (ip & mask) >>> 0;
 }
 
-/** Parses an IPv6 literal (with or without `::`, no zone index, no embedded IPv4) into 8 groups. */
-function parseIPv6(address: string, out: Uint16Array): boolean {
-  const gap = address.indexOf('::');
-  if (gap !== address.lastIndexOf('::')) return false;
-  const head = gap === -1 ? address : address.slice(0, gap);
-  const tail = gap === -1 ? '' : address.slice(gap + 2);
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === '' ? [] : tail.split(':');
-  if (gap === -1 ? h.length !== 8 : h.length + t.length > 7) return false;
-  out.fill(0);
-  const put = (groups: string[], at: number) => {
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i];
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return false;
-      out[at + i] = parseInt(g, 16);
+const hexValue = (c: number) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1);
+
+/** Parses an IPv6 literal (with or without `::`; no zone index, no embedded IPv4) into 8 groups, in one pass. */
+function parseIPv6(a: string, out: Uint16Array): boolean {
+  let groups = 0;
+  let gap = -1;
+  let value = 0;
+  let digits = 0;
+  let prevColon = false;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c === 0x3a) {
+      if (prevColon) {
+        if (gap !== -1) return false;
+        gap = groups;
+      } else if (digits > 0) {
+        if (groups === 8) return false;
+        out[groups++] = value; value = 0; digits = 0;
+      } else if (i !== 0 || a.charCodeAt(1) !== 0x3a) {
+        return false;
+      }
+      prevColon = true;
+      continue;
     }
-    return true;
-  };
-  return put(h, 0) && put(t, 8 - t.length);
+    const d = hexValue(c);
+    if (d < 0 || digits === 4) return false;
+    value = value * 16 + d; digits++; prevColon = false;
+  }
+  if (digits > 0) {
+    if (groups === 8) return false;
+    out[groups++] = value;
+  } else if (prevColon && gap !== groups) {
+    return false;
+  }
+  if (gap === -1) return groups === 8;
+  if (groups > 7) return false;
+  const tail = groups - gap;
+  for (let k = 0; k < tail; k++) out[7 - k] = out[groups - 1 - k];
+  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
+  return true;
 }

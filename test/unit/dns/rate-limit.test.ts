@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { VERDICT, createRateLimiter, prefixKey } from '../../../src/dns/rate-limit.ts';
 
 const options = (over: Partial<Parameters<typeof createRateLimiter>[0]> = {}) => ({
@@ -26,7 +27,18 @@ test('prefixKey: table of addresses and prefix lengths', () => {
   for (const [a, b, v4, v6] of different) assert.notEqual(prefixKey(a, v4, v6), prefixKey(b, v4, v6), `${a} !~ ${b}`);
   assert.equal(prefixKey('192.0.2.200', 24, 56), 0xc0000200);
   assert.equal(prefixKey('255.255.255.255', 32, 56), 0xffffffff);
-  for (const junk of ['', 'x', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1:2:3', 'g::1', '1::2::3']) assert.equal(prefixKey(junk, 24, 56), junk, `${JSON.stringify(junk)} keys as itself`);
+  for (const junk of ['', 'x', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1:2:3', 'g::1', '1::2::3', ':1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', '12345::1', '1:', '1:::2', 'fe80::1%eth0']) assert.equal(prefixKey(junk, 24, 56), junk, `${JSON.stringify(junk)} keys as itself`);
+});
+
+test('prefixKey parses every IPv6 form like the URL parser does (full and compressed)', () => {
+  fc.assert(fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }), (groups) => {
+    const full = groups.map((g) => g.toString(16)).join(':');
+    const compressed = new URL(`http://[${full}]/`).hostname.slice(1, -1);
+    const expected = String.fromCharCode(...groups);
+    assert.equal(prefixKey(full, 24, 128), expected, full);
+    if (!compressed.includes('.')) assert.equal(prefixKey(compressed, 24, 128), expected, compressed);
+    assert.equal(prefixKey(full.toUpperCase(), 24, 128), expected);
+  }), { numRuns: 5000 });
 });
 
 test('a source gets responsesPerSecond replies at once, then is limited; every slip-th limited reply slips', () => {
