@@ -1,8 +1,13 @@
-// The one place that builds @kubernetes/client-node clients. One KubeConfig per (kubeconfig,
-// context): the context is selected before any client is made from it (clients capture the
-// current cluster when they are made), and a cache passed in by the composition root gives each
-// cluster one set of clients. Errors of any Kubernetes call become SwitchyardErrors through
-// kubernetesError(); callers match on the SWY_KUBE_* codes.
+// The one place that builds @kubernetes/client-node clients, and the only module that imports
+// values from it. client-node costs about 85 MiB of memory once loaded, so other modules import
+// only types from here and reach everything they need (per-call options, error mapping) through
+// the KubernetesClients they are given; the composition root imports this module dynamically,
+// and only when a cluster has kubernetes settings.
+//
+// One KubeConfig per (kubeconfig, context): the context is selected before any client is made
+// from it (clients capture the current cluster when they are made), and a cache passed in by the
+// composition root gives each cluster one set of clients. Errors of any Kubernetes call become
+// SwitchyardErrors through error(); callers match on the SWY_KUBE_* codes.
 import {
   ApiException, AppsV1Api, AutoscalingV2Api, CoordinationV1Api, DiscoveryV1Api, HttpMethod, KubeConfig,
   Observable, PatchStrategy, RequestContext, ServerConfiguration, createConfiguration, setHeaderMiddleware, setHeaderOptions,
@@ -10,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 import { SwitchyardError, describeError, type ErrorCode } from './errors.ts';
-import type { KubernetesAccess } from './config/index.ts';
+import type { ClusterConfig, KubernetesAccess } from './config/index.ts';
 
 export interface KubernetesClients {
   /** The API server URL of the selected context, for messages. */
@@ -20,6 +25,16 @@ export interface KubernetesClients {
   readonly discovery: DiscoveryV1Api;
   readonly coordination: CoordinationV1Api;
   readonly kubeConfig: KubeConfig;
+  /** Per-call options: the abort signal (a timeout or shutdown) goes to the request. */
+  requestOptions(signal: AbortSignal | undefined): ConfigurationOptions;
+  /** requestOptions for a PATCH whose body is a merge patch (client-node defaults PATCH to JSON patch). */
+  mergePatchOptions(signal: AbortSignal | undefined): ConfigurationOptions;
+  /**
+   * Maps anything a call threw to a SwitchyardError: an API error by status, an abort by the
+   * signal to SWY_KUBE_TIMEOUT, anything else (refused, reset, TLS) to SWY_KUBE_UNREACHABLE.
+   * `what` names the call, e.g. "read deployment app/web".
+   */
+  error(err: unknown, what: string, signal?: AbortSignal): SwitchyardError;
   /** Resolves when the API server's /readyz answers 200; rejects with a SwitchyardError otherwise. */
   readyz(signal: AbortSignal): Promise<void>;
   /** Closes the kept connection pool (shutdown). */
@@ -28,6 +43,9 @@ export interface KubernetesClients {
 
 /** Clients by access, owned by the composition root (no module-level cache). */
 export type KubernetesClientCache = Map<string, KubernetesClients>;
+
+/** The clients of a cluster that has kubernetes settings; given by the composition root to the modules that call the API. */
+export type KubernetesClientsFor = (cluster: ClusterConfig) => KubernetesClients;
 
 export interface KubernetesClientsDeps { cache?: KubernetesClientCache }
 
@@ -99,7 +117,7 @@ function middleware(pre: (ctx: RequestContext) => void): ObservableMiddleware {
  * Per-call options: the abort signal (a timeout or shutdown) and, for patches, the patch type.
  * PATCH defaults to JSON patch in client-node; a merge patch needs its Content-Type.
  */
-export function requestOptions(signal: AbortSignal | undefined, patch?: PatchStrategy): ConfigurationOptions {
+function requestOptions(signal: AbortSignal | undefined, patch?: PatchStrategy): ConfigurationOptions {
   const options: ConfigurationOptions = {
     middleware: signal === undefined ? [] : [middleware((ctx) => ctx.setSignal(signal))],
     middlewareMergeStrategy: 'append',
@@ -128,6 +146,9 @@ export function createKubernetesClients(access: KubernetesAccess, deps: Kubernet
     discovery: new DiscoveryV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
     kubeConfig,
+    requestOptions: (signal) => requestOptions(signal),
+    mergePatchOptions: (signal) => requestOptions(signal, PatchStrategy.MergePatch),
+    error: kubernetesError,
     readyz: (signal) => readyz(kubeConfig, server, keeper, signal),
     close: () => keeper.close(),
   };
@@ -190,12 +211,8 @@ function networkCause(err: unknown): string {
   return parts.join(': ') || String(err);
 }
 
-/**
- * Maps anything a Kubernetes call threw to a SwitchyardError: ApiException by status, an abort
- * by the signal to SWY_KUBE_TIMEOUT, anything else (connection refused, reset, TLS) to
- * SWY_KUBE_UNREACHABLE. `what` names the call, e.g. "read deployment app/web".
- */
-export function kubernetesError(err: unknown, what: string, signal?: AbortSignal): SwitchyardError {
+/** The mapping behind KubernetesClients.error (readyz uses it directly). */
+function kubernetesError(err: unknown, what: string, signal?: AbortSignal): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   if (err instanceof ApiException) return statusError(err.code, err.body, what);
   const name = err instanceof Error ? err.name : '';

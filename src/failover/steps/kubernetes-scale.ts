@@ -10,10 +10,9 @@
 // server-side dry run, so a missing object (404) or a missing RBAC grant (403) blocks the
 // failover before anything moves.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PatchStrategy } from '@kubernetes/client-node';
-import type { ClusterConfig, StepConfig } from '../../config/index.ts';
+import type { StepConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
-import { kubernetesError, requestOptions, type KubernetesClients } from '../../kubernetes.ts';
+import type { KubernetesClients, KubernetesClientsFor } from '../../kubernetes.ts';
 import type { Logger } from '../../log.ts';
 import type { Step, StepContext } from '../step.ts';
 
@@ -21,7 +20,7 @@ export type KubernetesScaleConfig = Extract<StepConfig, { type: 'kubernetes-scal
 
 export interface KubernetesScaleDeps {
   logger: Logger;
-  clientsFor: (cluster: ClusterConfig) => KubernetesClients;
+  clientsFor: KubernetesClientsFor;
   /** Interval between availability polls when `wait` is set; default 1000 ms. */
   pollIntervalMs?: number;
 }
@@ -47,25 +46,25 @@ export function createKubernetesScaleStep(config: KubernetesScaleConfig, deps: K
     return deps.clientsFor(ctx.target);
   }
 
-  async function call<T>(ctx: StepContext, what: string, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(c: KubernetesClients, ctx: StepContext, what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw kubernetesError(err, `${what} in cluster ${ctx.target.name}`, ctx.signal);
+      throw c.error(err, `${what} in cluster ${ctx.target.name}`, ctx.signal);
     }
   }
 
   /** Current value, the resourceVersion it was read at, and the merge patch that raises it (none when already high enough). */
   async function plan(c: KubernetesClients, ctx: StepContext, t: Target): Promise<{ current: number; patch: Record<string, unknown> | undefined; scaleTarget?: string; label: string }> {
-    const opts = requestOptions(ctx.signal);
+    const opts = c.requestOptions(ctx.signal);
     if (t.kind === 'deployment') {
-      const scale = await call(ctx, `read deployment ${ns}/${t.name} (scale)`, () => c.apps.readNamespacedDeploymentScale({ namespace: ns, name: t.name }, opts));
+      const scale = await call(c, ctx, `read deployment ${ns}/${t.name} (scale)`, () => c.apps.readNamespacedDeploymentScale({ namespace: ns, name: t.name }, opts));
       const current = scale.spec?.replicas ?? 0;
       const label = `deployment ${ns}/${t.name}`;
       if (current >= want) return { current, patch: undefined, label };
       return { current, label, patch: { metadata: { resourceVersion: scale.metadata?.resourceVersion }, spec: { replicas: want } } };
     }
-    const hpa = await call(ctx, `read hpa ${ns}/${t.name}`, () => c.autoscaling.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name: t.name }, opts));
+    const hpa = await call(c, ctx, `read hpa ${ns}/${t.name}`, () => c.autoscaling.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name: t.name }, opts));
     const ref = hpa.spec?.scaleTargetRef;
     const scaleTarget = ref?.kind === 'Deployment' && (ref.apiVersion ?? 'apps/v1').startsWith('apps/') ? ref.name : undefined;
     const current = hpa.spec?.minReplicas ?? 1;
@@ -77,10 +76,10 @@ export function createKubernetesScaleStep(config: KubernetesScaleConfig, deps: K
   }
 
   function patch(c: KubernetesClients, ctx: StepContext, t: Target, body: Record<string, unknown>, dryRun: boolean): Promise<unknown> {
-    const opts = requestOptions(ctx.signal, PatchStrategy.MergePatch);
+    const opts = c.mergePatchOptions(ctx.signal);
     const what = `${dryRun ? 'dry-run patch' : 'patch'} ${t.kind === 'deployment' ? `deployment ${ns}/${t.name} (scale)` : `hpa ${ns}/${t.name}`}`;
     const dry = dryRun ? { dryRun: 'All' } : {};
-    return call<unknown>(ctx, what, () => t.kind === 'deployment'
+    return call<unknown>(c, ctx, what, () => t.kind === 'deployment'
       ? c.apps.patchNamespacedDeploymentScale({ namespace: ns, name: t.name, body, ...dry }, opts)
       : c.autoscaling.patchNamespacedHorizontalPodAutoscaler({ namespace: ns, name: t.name, body, ...dry }, opts));
   }
@@ -115,7 +114,7 @@ export function createKubernetesScaleStep(config: KubernetesScaleConfig, deps: K
       let available: number[];
       try {
         available = await Promise.all(names.map(async (name) => {
-          const d = await call(ctx, `read deployment ${ns}/${name}`, () => c.apps.readNamespacedDeployment({ namespace: ns, name }, requestOptions(ctx.signal)));
+          const d = await call(c, ctx, `read deployment ${ns}/${name}`, () => c.apps.readNamespacedDeployment({ namespace: ns, name }, c.requestOptions(ctx.signal)));
           return d.status?.availableReplicas ?? 0;
         }));
       } catch (err) {

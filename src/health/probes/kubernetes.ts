@@ -7,7 +7,7 @@
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { KubernetesProbeConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
-import { kubernetesError, requestOptions, type KubernetesClients } from '../../kubernetes.ts';
+import type { KubernetesClients } from '../../kubernetes.ts';
 import type { Probe } from '../types.ts';
 
 export interface KubernetesProbeDeps { clients: KubernetesClients }
@@ -44,8 +44,8 @@ export function createKubernetesProbe(config: KubernetesProbeConfig, deps: Kuber
       return {
         name: config.name,
         async check(signal) {
-          const d = await clients.apps.readNamespacedDeployment({ namespace: check.namespace, name: check.name }, requestOptions(signal))
-            .catch((err: unknown) => { throw kubernetesError(err, `read deployment ${where} on ${clients.server}`, signal); });
+          const d = await clients.apps.readNamespacedDeployment({ namespace: check.namespace, name: check.name }, clients.requestOptions(signal))
+            .catch((err: unknown) => { throw clients.error(err, `read deployment ${where} on ${clients.server}`, signal); });
           const available = d.status?.availableReplicas ?? 0;
           if (available >= check.minAvailable) return;
           const replicas = d.spec?.replicas ?? 1;
@@ -61,8 +61,8 @@ export function createKubernetesProbe(config: KubernetesProbeConfig, deps: Kuber
       return {
         name: config.name,
         async check(signal) {
-          const list = await clients.discovery.listNamespacedEndpointSlice({ namespace: check.namespace, labelSelector }, requestOptions(signal))
-            .catch((err: unknown) => { throw kubernetesError(err, `list endpointslices of service ${where} on ${clients.server}`, signal); });
+          const list = await clients.discovery.listNamespacedEndpointSlice({ namespace: check.namespace, labelSelector }, clients.requestOptions(signal))
+            .catch((err: unknown) => { throw clients.error(err, `list endpointslices of service ${where} on ${clients.server}`, signal); });
           const ready = countReadyEndpoints(list.items);
           if (ready >= check.minReady) return;
           const message = list.items.length === 0
