@@ -1,7 +1,7 @@
 // The composition root: builds every part from the configuration and wires them together.
 // No other module creates long-lived objects on its own.
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
-import type { Config } from './config/index.ts';
+import type { ClusterConfig, Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { createFileStore, createRouting, type StateStore } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
@@ -10,7 +10,7 @@ import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
-import { createKubernetesClients, type KubernetesClientCache } from './kubernetes.ts';
+import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -42,18 +42,19 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   routing.subscribe(showRouting);
   logger.info({ active: routing.current().active, state: routing.current().state, generation: routing.current().generation, store: store.description }, `routing state loaded: ${routing.current().active} is active`);
 
+  // @kubernetes/client-node (about 85 MiB of memory) is loaded only when a cluster has kubernetes
+  // settings. Config validation guarantees them for every cluster a kubernetes probe or a
+  // kubernetes-scale step acts on, and the probe and the step check again before asking.
   const kubernetesClients: KubernetesClientCache = new Map();
-  const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClients });
+  const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
+  const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
+  const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
   const controller = createFailoverController({ config }, {
     routing,
     health,
     createStep: (step) => createStep(step, {
       env: deps.env,
-      kubernetes: {
-        logger: logger.child({ module: 'failover' }),
-        // Config validation guarantees every cluster has `kubernetes` when a kubernetes-scale step is configured.
-        clientsFor: (cluster) => createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }),
-      },
+      kubernetes: kubernetesClientsFor && { logger: logger.child({ module: 'failover' }), clientsFor: kubernetesClientsFor },
     }),
     logger,
     registry,

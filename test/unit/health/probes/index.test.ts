@@ -38,3 +38,20 @@ test('a kubernetes probe on a cluster without kubernetes settings is a config er
     (err) => isSwitchyardError(err, 'SWY_CONFIG_INVALID') && err.message.startsWith('clusters[0].kubernetes is required'),
   );
 });
+
+test('the monitor gets a kubernetes probe\'s clients from deps.kubernetesClientsFor, and without it refuses to start', async () => {
+  const logger = createLogger({ level: 'silent' });
+  const health = { interval: 1000, timeout: 500, fall: 3, rise: 2, jitter: 0, confirmInterval: 200 };
+  const east = cluster([kube], { kubeconfig: '/tmp/east.kubeconfig', context: 'east' });
+  assert.throws(
+    () => createHealthMonitor({ clusters: [east], health }, { logger, registry: new Registry() }),
+    (err) => !isSwitchyardError(err) && err instanceof Error && err.message === 'cluster east has a kubernetes probe: pass deps.kubernetesClientsFor to createHealthMonitor',
+  );
+  const asked: string[] = [];
+  const clients = { server: 'http://127.0.0.1:1', readyz: async () => {} } as unknown as KubernetesClients;
+  const monitor = createHealthMonitor({ clusters: [east], health }, { logger, registry: new Registry(), kubernetesClientsFor: (c) => (asked.push(c.name), clients) });
+  await monitor.stop();
+  assert.deepEqual(asked, ['east']);
+  const http = cluster([{ kind: 'tcp', name: 'tcp 127.0.0.2:1', host: '127.0.0.2', port: 1, timeout: undefined }], undefined);
+  await createHealthMonitor({ clusters: [http], health }, { logger, registry: new Registry() }).stop();
+});
