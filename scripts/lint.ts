@@ -3,6 +3,7 @@
 //   (plus config types, log, errors) from the rest of src; nothing imports src/main.ts or src/cli
 //   but the cli itself;
 // - only src/config reads process.env;
+// - only src/kubernetes.ts imports values from @kubernetes/client-node (main.ts loads it lazily);
 // - kebab-case file names; no to-do marker in a comment without an issue number (#N).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve, basename } from 'node:path';
@@ -47,6 +48,9 @@ for (const file of files) {
   if (!from) continue;
   const code = text.split('\n').filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l)).join('\n');
   if (from !== 'config' && from !== 'cli' && /process\.env\b/.test(code)) problems.push(`${rel}: only src/config reads process.env (src/cli may pass it through)`);
+  if (rel !== 'src/kubernetes.ts' && /^import\s+(?!type\s)[^'"]*from\s+'@kubernetes\/client-node'/m.test(text)) {
+    problems.push(`${rel}: only src/kubernetes.ts imports values from @kubernetes/client-node (it is loaded lazily; import types only)`);
+  }
   for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'(\.[^']+)'/gm)) {
     const target = area(resolve(dirname(file), m[2]));
     if (!target || target === from) continue;
