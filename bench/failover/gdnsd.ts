@@ -5,13 +5,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../test/support/switchyard-process.ts';
-import { ACTIVE, HEALTH_PATH, PASSIVE } from './health-pair.ts';
-import { TTL, ZONE, type ServerUnderTest } from './server.ts';
+import { ACTIVE, PASSIVE, TTL, ZONE, childServer, type ServerUnderTest } from './server.ts';
 
 // interval is in whole seconds and timeout must be below it; up/ok thresholds play switchyard's rise 2.
 export const GDNSD_MONITOR = { interval: 2, timeout: 1, down_thresh: 3, up_thresh: 2, ok_thresh: 2 } as const;
 
-function config(dir: string, dnsPort: number, healthPort: number): string {
+function config(dir: string, dnsPort: number, health: { port: number; path: string }): string {
   const m = GDNSD_MONITOR;
   return `options => {
   listen => [ 127.0.0.1:${dnsPort} ]
@@ -23,8 +22,8 @@ function config(dir: string, dnsPort: number, healthPort: number): string {
 service_types => {
   cluster_health => {
     plugin => http_status
-    port => ${healthPort}
-    url_path => ${HEALTH_PATH}
+    port => ${health.port}
+    url_path => ${health.path}
     ok_codes => [ 200 ]
     interval => ${m.interval}
     timeout => ${m.timeout}
@@ -58,18 +57,8 @@ export const gdnsd: ServerUnderTest = {
   async start(ctx) {
     const dnsPort = await freePort();
     mkdirSync(join(ctx.dir, 'zones'));
-    writeFileSync(join(ctx.dir, 'config'), config(ctx.dir, dnsPort, ctx.health.port));
+    writeFileSync(join(ctx.dir, 'config'), config(ctx.dir, dnsPort, ctx.health));
     writeFileSync(join(ctx.dir, 'zones', ZONE), zone);
-    const p = ctx.cleanup.spawn('gdnsd', 'gdnsd', ['-c', ctx.dir, 'start']);
-    return {
-      dnsPort,
-      ready: async () => {
-        if (!p.alive()) throw new Error(`gdnsd exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output()}`);
-        return true;
-      },
-      stop: () => p.stop(),
-      output: () => p.output().slice(-4000),
-      breakdown: () => null,
-    };
+    return childServer(ctx.cleanup.spawn('gdnsd', 'gdnsd', ['-c', ctx.dir, 'start']), dnsPort);
   },
 };

@@ -1,10 +1,10 @@
 // One measured run: fresh health endpoints and a fresh server; once it answers the active and has
 // checked both sides, the active's endpoint dies at a random point of one probe interval after a
 // check, and dig polls until it answers the passive.
-import type { Cleanup } from './cleanup.ts';
+import { startHealthPair } from '../support/health-pair.ts';
+import type { Cleanup } from '../support/processes.ts';
 import { digOnce, sleep, startDigPoller, type Observation } from './dig-poller.ts';
-import { ACTIVE, PASSIVE, startHealthPair } from './health-pair.ts';
-import { HOSTNAME, type Breakdown, type ServerUnderTest } from './server.ts';
+import { ACTIVE, HOSTNAME, PASSIVE, type Breakdown, type ServerUnderTest } from './server.ts';
 
 export interface RunResult {
   /** Kill → the first dig that answered the passive had returned (ms). */
@@ -31,7 +31,7 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, timeout
 
 export async function measureOnce(sut: ServerUnderTest, deps: { cleanup: Cleanup; now: () => number; pollMs: number; random: () => number }): Promise<RunResult> {
   const { cleanup, now, pollMs, random } = deps;
-  const health = await startHealthPair(now);
+  const health = await startHealthPair({ active: ACTIVE, passive: PASSIVE }, now);
   const dir = cleanup.tempDir('switchyard-bench-failover-');
   let server: Awaited<ReturnType<ServerUnderTest['start']>> | null = null;
   try {
@@ -43,15 +43,15 @@ export async function measureOnce(sut: ServerUnderTest, deps: { cleanup: Cleanup
       if (!(await s.ready())) return false;
       const o = await digOnce(s.dnsPort, HOSTNAME, now);
       activeInARow = same(o.answers, ACTIVE) ? activeInARow + 1 : 0;
-      return activeInARow >= 3 && health.active.hits.length >= 2 && health.passive.hits.length >= 2;
+      return activeInARow >= 3 && health.active.hits >= 2 && health.passive.hits >= 2;
     }, 20_000, 100, s.output);
 
     // The phase: right after a check of the active, then a random part of one probe interval.
-    const checks = health.active.hits.length;
-    await until(`a check of ${ACTIVE}`, () => health.active.hits.length > checks, 2 * sut.probeIntervalMs + 2000, 5, s.output);
+    const checks = health.active.hits;
+    await until(`a check of ${ACTIVE}`, () => health.active.hits > checks, 2 * sut.probeIntervalMs + 2000, 5, s.output);
     await sleep(random() * sut.probeIntervalMs);
     const killAt = health.killActive();
-    const phaseMs = killAt - health.active.hits.at(-1)!;
+    const phaseMs = killAt - health.active.lastHitAt!;
 
     const poller = startDigPoller({ port: s.dnsPort, name: HOSTNAME, periodMs: pollMs, now });
     let seen: Observation | null;

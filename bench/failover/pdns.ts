@@ -4,8 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../test/support/switchyard-process.ts';
-import { ACTIVE, PASSIVE } from './health-pair.ts';
-import { TTL, ZONE, type ServerUnderTest } from './server.ts';
+import { ACTIVE, PASSIVE, TTL, ZONE, childServer, type ServerUnderTest } from './server.ts';
 
 export interface PdnsCaches { 'cache-ttl': number; 'query-cache-ttl': number; 'negquery-cache-ttl': number }
 
@@ -57,18 +56,8 @@ export function pdns(label: string, caches: PdnsCaches): ServerUnderTest {
       const dnsPort = await freePort();
       writeFileSync(join(ctx.dir, 'pdns.conf'), pdnsConf(ctx.dir, dnsPort, caches));
       writeFileSync(join(ctx.dir, 'named.conf'), `zone "${ZONE}" { type master; file "${join(ctx.dir, `${ZONE}.zone`)}"; };\n`);
-      writeFileSync(join(ctx.dir, `${ZONE}.zone`), zone(ctx.health.url(ACTIVE)));
-      const p = ctx.cleanup.spawn('pdns_server', 'pdns_server', [`--config-dir=${ctx.dir}`]);
-      return {
-        dnsPort,
-        ready: async () => {
-          if (!p.alive()) throw new Error(`pdns_server exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output()}`);
-          return true;
-        },
-        stop: () => p.stop(),
-        output: () => p.output().slice(-4000),
-        breakdown: () => null,
-      };
+      writeFileSync(join(ctx.dir, `${ZONE}.zone`), zone(ctx.health.active.url));
+      return childServer(ctx.cleanup.spawn('pdns_server', 'pdns_server', [`--config-dir=${ctx.dir}`]), dnsPort);
     },
   };
 }

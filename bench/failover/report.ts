@@ -1,4 +1,5 @@
 // Summary figures and the printed lines.
+import { markdownTable } from '../support/table.ts';
 import type { RunResult } from './measure.ts';
 
 export interface Summary { runs: number; ok: number; median: number; min: number; max: number }
@@ -49,7 +50,5 @@ export function table(rows: Array<{ name: string; summary: Summary }>, reference
     seconds(s.max),
     reference && Number.isFinite(reference.median) && Number.isFinite(s.median) ? (reference.median / s.median).toFixed(2) : '—',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const fmt = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  return [fmt(header), `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 2)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...body.map(fmt)].join('\n');
+  return markdownTable(header, body);
 }

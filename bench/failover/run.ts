@@ -11,7 +11,8 @@
 // 1 otherwise; 2 for bad knobs or missing tools.
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createCleanup } from './cleanup.ts';
+import { intKnob, namesKnob } from '../support/knobs.ts';
+import { createCleanup } from '../support/processes.ts';
 import { gdnsd } from './gdnsd.ts';
 import { measureOnce, type RunResult } from './measure.ts';
 import { NO_CACHES, STOCK_CACHES, pdns } from './pdns.ts';
@@ -30,43 +31,20 @@ const SERVERS: Record<string, ServerUnderTest> = {
   'pdns-nocache': pdns('caches off', NO_CACHES),
 };
 
-function knob(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  return n;
-}
-
-function chosenServers(): string[] {
-  const raw = process.env.SERVERS;
-  if (raw === undefined || raw.trim() === '') return Object.keys(SERVERS);
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !(n in SERVERS));
-  if (unknown.length > 0) throw new Error(`SERVERS: unknown ${unknown.join(', ')}; choose from ${Object.keys(SERVERS).join(', ')}`);
-  return names;
-}
-
 const now = () => performance.timeOrigin + performance.now();
 const cleanup = createCleanup();
-process.on('exit', () => cleanup.runSync());
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping the servers and removing the temp folders`);
-    void cleanup.run().finally(() => process.exit(code));
-  });
-}
+cleanup.onExit('bench:failover');
 
 async function main(): Promise<number> {
   let runs: number, pollMs: number, names: string[];
   try {
-    runs = knob('RUNS', 7, 1, 100);
-    pollMs = knob('POLL_MS', 25, 5, 1000);
-    names = chosenServers();
+    runs = intKnob('RUNS', 7, 1, 100);
+    pollMs = intKnob('POLL_MS', 25, 5, 1000);
+    names = namesKnob('SERVERS', Object.keys(SERVERS));
     const tools = checkTools({ gdnsd: names.includes('gdnsd'), pdns: names.some((n) => n.startsWith('pdns')) });
     const cpu = cpus();
     console.log(`failover detection: active's health endpoint dies → first dig answer with the passive`);
-    console.log(`${new Date().toISOString()}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${tools.map((t) => `${t.name} ${t.version}`).join(', ')}`);
+    console.log(`${new Date().toISOString()}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${tools.join(', ')}`);
     console.log(`${runs} runs per server; dig spawned one at a time, at most every ${pollMs} ms; the kill is placed uniformly in one probe interval after a check`);
     console.log(`"dies" = listener closed and open connections destroyed: probes get ECONNREFUSED at once\n`);
   } catch (err) {

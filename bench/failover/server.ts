@@ -1,7 +1,10 @@
 // What the measurement needs from each DNS server under test (switchyard and its peers).
-import type { Cleanup } from './cleanup.ts';
-import type { HealthPair } from './health-pair.ts';
+import type { HealthPair } from '../support/health-pair.ts';
+import type { Child, Cleanup } from '../support/processes.ts';
 
+/** The active and the passive cluster's address: the answers before and after the failover. */
+export const ACTIVE = '127.0.0.2';
+export const PASSIVE = '127.0.0.3';
 export const HOSTNAME = 'app.example.com';
 export const ZONE = 'example.com';
 export const TTL = 30;
@@ -46,4 +49,18 @@ export interface ServerUnderTest {
   /** How long to wait for the answer to change before calling the run failed. */
   timeoutMs: number;
   start(ctx: StartContext): Promise<RunningServer>;
+}
+
+/** A peer server that is one child process, with nothing to check but that it is running. */
+export function childServer(p: Child, dnsPort: number): RunningServer {
+  return {
+    dnsPort,
+    ready: async () => {
+      if (!p.alive()) throw new Error(`${p.name} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output()}`);
+      return true;
+    },
+    stop: () => p.stop(),
+    output: () => p.output().slice(-4000),
+    breakdown: () => null,
+  };
 }

@@ -2,8 +2,7 @@
 // fresh process and state file per run, debug logs kept to say where the time went.
 import { join } from 'node:path';
 import { startSwitchyard } from '../../test/support/switchyard-process.ts';
-import { ACTIVE, PASSIVE } from './health-pair.ts';
-import { HOSTNAME, TTL, ZONE, type Breakdown, type ServerUnderTest } from './server.ts';
+import { ACTIVE, HOSTNAME, PASSIVE, TTL, ZONE, type Breakdown, type ServerUnderTest } from './server.ts';
 
 export const HEALTH = { interval: '1s', timeout: '500ms', fall: 3, rise: 2 } as const;
 const INTERVAL_MS = 1000;
@@ -65,9 +64,9 @@ export const switchyard: ServerUnderTest = {
   probeIntervalMs: INTERVAL_MS,
   timeoutMs: 10_000,
   async start(ctx) {
-    const yaml = config({ east: ctx.health.url(ACTIVE), west: ctx.health.url(PASSIVE) }, join(ctx.dir, 'switchyard-state.json'));
+    const yaml = config({ east: ctx.health.active.url, west: ctx.health.passive.url }, join(ctx.dir, 'switchyard-state.json'));
     const sy = await startSwitchyard({ config: yaml, dir: ctx.dir, readyTimeoutMs: 20_000 });
-    ctx.cleanup.trackProcess(sy.child);
+    ctx.cleanup.track(sy.child);
     return {
       dnsPort: sy.dnsPort,
       async ready() {
