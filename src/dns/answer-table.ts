@@ -1,6 +1,8 @@
 // The answer table: every reply the server can give, built ahead of time (with dns2) from the
 // zone configuration and the active cluster, keyed by lower-cased wire name and query type.
 // A routing change builds a new table; the server swaps it in with one assignment.
+import type { FailoverStateName } from '../routing/types.ts';
+import { answerTtl } from './ttl.ts';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Packet } from 'dns2';
 import type { ClusterConfig, ZoneConfig } from '../config/types.ts';
@@ -63,8 +65,8 @@ const rr = (fields: Partial<Rr> & { name: string; type: number; ttl: number }): 
 
 const isUnder = (name: string, zone: string) => name === zone || name.endsWith(`.${zone}`);
 
-/** Builds the whole table for `active` (a configured cluster name) at routing `generation`. */
-export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: string; generation: number }): AnswerTable {
+/** Builds the whole table for `active` (a configured cluster name) at routing `generation`; the hostnames' TTL follows `state` (ttl.ts). */
+export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: string; generation: number; state: FailoverStateName }): AnswerTable {
   const { zone } = input;
   const cluster = input.clusters.find((c) => c.name === snapshot.active);
   if (cluster === undefined) {
@@ -84,7 +86,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     addresses.set(ns.name, set);
   }
   for (const h of input.hostnames) {
-    addresses.set(h, { ttl: zone.ttl, v4: cluster.addresses.filter((a) => isIPv4(a)), v6: cluster.addresses.filter((a) => isIPv6(a)) });
+    addresses.set(h, { ttl: answerTtl(snapshot.state, zone.ttl), v4: cluster.addresses.filter((a) => isIPv4(a)), v6: cluster.addresses.filter((a) => isIPv6(a)) });
   }
 
   const soaFields = {

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INFRASTRUCTURE_TTL, buildAnswerTable, lookup, type AnswerTable } from '../../../src/dns/answer-table.ts';
+import { answerTtl } from '../../../src/dns/ttl.ts';
 import { TYPE, assembleReply, createQuery, parseQuery, udpLimit } from '../../../src/dns/wire.ts';
 import { isSwitchyardError } from '../../../src/errors.ts';
 import { buildQuery, decode, type QueryOptions } from '../../support/dns-client.ts';
 import { cluster, clusters, hostnames, zone } from '../../support/dns-fixtures.ts';
 
-const table = buildAnswerTable({ zone, hostnames, clusters }, { active: 'east', generation: 7 });
+const table = buildAnswerTable({ zone, hostnames, clusters }, { active: 'east', generation: 7, state: 'steady' });
 
 function ask(t: AnswerTable, o: QueryOptions) {
   const q = createQuery();
@@ -71,7 +72,7 @@ test('answer TTLs: hostnames zone.ttl, zone records INFRASTRUCTURE_TTL, negative
     assert.equal(soa.ttl, 45, q.name);
     assert.equal(soa.minimum, 45);
   }
-  const longNegative = buildAnswerTable({ zone: { ...zone, soa: { ...zone.soa, negativeTtl: 86400 } }, hostnames, clusters }, { active: 'east', generation: 1 });
+  const longNegative = buildAnswerTable({ zone: { ...zone, soa: { ...zone.soa, negativeTtl: 86400 } }, hostnames, clusters }, { active: 'east', generation: 1, state: 'steady' });
   assert.equal(soaOf(ask(longNegative, { name: 'nope.example.com' }).reply.authorities)!.ttl, INFRASTRUCTURE_TTL);
 });
 
@@ -97,7 +98,7 @@ test('names match case-insensitively and the question comes back byte for byte (
 });
 
 test('a cluster with only IPv4 gives NODATA for AAAA; the table follows the active cluster', () => {
-  const west = buildAnswerTable({ zone, hostnames, clusters }, { active: 'west', generation: 8 });
+  const west = buildAnswerTable({ zone, hostnames, clusters }, { active: 'west', generation: 8, state: 'steady' });
   assert.deepEqual(ask(west, { name: 'app.example.com' }).reply.answers.map((r) => r.address), ['198.51.100.1']);
   const aaaa = ask(west, { name: 'app.example.com', type: TYPE.AAAA }).reply;
   assert.equal(aaaa.header.rcode, 0);
@@ -107,7 +108,7 @@ test('a cluster with only IPv4 gives NODATA for AAAA; the table follows the acti
 });
 
 test('the apex can be a hostname; a hostname that is also a nameserver serves (and glues) the cluster addresses', () => {
-  const t = buildAnswerTable({ zone, hostnames: ['example.com', 'ns1.example.com'], clusters }, { active: 'west', generation: 1 });
+  const t = buildAnswerTable({ zone, hostnames: ['example.com', 'ns1.example.com'], clusters }, { active: 'west', generation: 1, state: 'steady' });
   assert.deepEqual(ask(t, { name: 'example.com' }).reply.answers.map((r) => r.address), ['198.51.100.1']);
   assert.deepEqual(ask(t, { name: 'example.com', type: TYPE.ANY }).reply.answers.map((r) => r.address), ['198.51.100.1']);
   assert.deepEqual(ask(t, { name: 'ns1.example.com' }).reply.answers.map((r) => [r.address, r.ttl]), [['198.51.100.1', 30]]);
@@ -115,13 +116,13 @@ test('the apex can be a hostname; a hostname that is also a nameserver serves (a
 });
 
 test('buildAnswerTable refuses an unknown active cluster and hostnames outside the zone (SWY_DNS_ANSWER_TABLE)', () => {
-  assert.throws(() => buildAnswerTable({ zone, hostnames, clusters }, { active: 'north', generation: 1 }), (e) => isSwitchyardError(e, 'SWY_DNS_ANSWER_TABLE') && /north/.test(e.message));
-  assert.throws(() => buildAnswerTable({ zone, hostnames: ['app.example.org'], clusters }, { active: 'east', generation: 1 }), (e) => isSwitchyardError(e, 'SWY_DNS_ANSWER_TABLE') && /app\.example\.org/.test(e.message));
+  assert.throws(() => buildAnswerTable({ zone, hostnames, clusters }, { active: 'north', generation: 1, state: 'steady' }), (e) => isSwitchyardError(e, 'SWY_DNS_ANSWER_TABLE') && /north/.test(e.message));
+  assert.throws(() => buildAnswerTable({ zone, hostnames: ['app.example.org'], clusters }, { active: 'east', generation: 1, state: 'steady' }), (e) => isSwitchyardError(e, 'SWY_DNS_ANSWER_TABLE') && /app\.example\.org/.test(e.message));
 });
 
 test('many addresses: the reply is truncated over plain UDP and complete with EDNS or TCP', () => {
   const many = Array.from({ length: 60 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
-  const t = buildAnswerTable({ zone, hostnames, clusters: [cluster('east', many)] }, { active: 'east', generation: 1 });
+  const t = buildAnswerTable({ zone, hostnames, clusters: [cluster('east', many)] }, { active: 'east', generation: 1, state: 'steady' });
   const small = ask(t, { name: 'app.example.com' }).reply;
   assert.equal(small.header.tc, 1);
   assert.equal(small.answers.length, 0);
@@ -130,4 +131,19 @@ test('many addresses: the reply is truncated over plain UDP and complete with ED
   const msg = buildQuery({ name: 'app.example.com' });
   parseQuery(msg, q);
   assert.equal(decode(assembleReply(msg, q, lookup(t, q), 65535, false, 1232, 2).subarray(2)).answers.length, 60);
+});
+
+test('the hostnames\' TTL shrinks while a change is near or under way, and only theirs', () => {
+  const ttlOf = (state: Parameters<typeof buildAnswerTable>[1]['state']) => {
+    const t = buildAnswerTable({ zone, hostnames, clusters }, { active: 'east', generation: 1, state });
+    return (ask(t, { name: hostnames[0], type: TYPE.A }).reply.answers[0] as { ttl: number }).ttl;
+  };
+  assert.equal(ttlOf('steady'), zone.ttl);
+  assert.equal(ttlOf('failed-over'), zone.ttl);
+  for (const s of ['suspect', 'precheck', 'failing-over', 'failing-back', 'held'] as const) assert.equal(ttlOf(s), Math.max(1, Math.ceil(zone.ttl / 6)), s);
+});
+
+test('answerTtl', () => {
+  const table: Array<[Parameters<typeof answerTtl>[0], number, number]> = [['steady', 30, 30], ['suspect', 30, 5], ['held', 60, 10], ['failing-over', 5, 1], ['precheck', 1, 1], ['failed-over', 60, 60]];
+  for (const [state, ttl, want] of table) assert.equal(answerTtl(state, ttl), want, `${state} ${ttl}`);
 });
