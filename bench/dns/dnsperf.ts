@@ -1,6 +1,6 @@
 // dnsperf: the load generator (closed loop: at most `outstanding` queries in flight), and the
 // parser of its end-of-run statistics.
-import { startPinned, type Cleanup } from './processes.ts';
+import type { Cleanup } from '../support/processes.ts';
 
 export interface DnsperfSettings {
   cpu: string;
@@ -61,8 +61,7 @@ export function parseDnsperf(text: string): DnsperfResult {
 
 /** Runs dnsperf pinned to `settings.cpu` and returns its parsed statistics; fails with its output otherwise. */
 export async function runDnsperf(port: number, queryFile: string, settings: DnsperfSettings, cleanup: Cleanup): Promise<DnsperfResult> {
-  const p = startPinned('dnsperf', settings.cpu, 'dnsperf', dnsperfArgs(port, queryFile, settings));
-  cleanup.track(p);
+  const p = cleanup.spawn('dnsperf', 'dnsperf', dnsperfArgs(port, queryFile, settings), { cpu: settings.cpu });
   const guard = setTimeout(() => { void p.stop(); }, (settings.duration + settings.timeout + 30) * 1000);
   const { code, signal } = await p.exited;
   clearTimeout(guard);

@@ -1,5 +1,6 @@
 // The result table, the ratios to each peer, and the issue's requirement
 // (switchyard ≥ 0.6 × gdnsd's qps on one core, with no lost queries).
+import { markdownTable } from '../support/table.ts';
 import type { DnsperfResult } from './dnsperf.ts';
 import type { ServerName } from './servers.ts';
 
@@ -52,9 +53,7 @@ export function table(rows: Row[]): string {
     fmt(r.result.responseBytes),
     r.result.rcodes,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  return [line(head), `|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...body.map(line)].join('\n');
+  return markdownTable(head, body, [0, head.length - 1]);
 }
 
 export function roundsLine(rows: Row[]): string {

@@ -17,44 +17,33 @@
 //   START_TIMEOUT=30 seconds a server has to start and give the expected answer
 //   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
 //   REQUIRE=0        1: exit 3 when switchyard misses the issue's requirement
-import { accessSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort, REPO } from '../../test/support/switchyard-process.ts';
+import { startHealthPair, type HealthPair } from '../support/health-pair.ts';
+import { KnobError, intKnob, namesKnob } from '../support/knobs.ts';
+import { createCleanup, pinSelf } from '../support/processes.ts';
+import { requireTools } from '../support/tools.ts';
 import { runDnsperf, type DnsperfSettings } from './dnsperf.ts';
-import { startHealthServer, type HealthServer } from './health-server.ts';
-import { createCleanup, pinSelf, rssKiB, sampleUsage } from './processes.ts';
 import { hotSpots } from './profile.ts';
 import { bestRounds, ratios, requirement, roundsLine, table, type Measurement } from './report.ts';
 import { waitForSaneAnswers } from './sanity.ts';
-import { SERVER_NAMES, SERVERS, type ServerName } from './servers.ts';
-import { HOST, PRIMARY, QUERY_SETS, TTL } from './zone.ts';
-
-class UsageError extends Error {}
-
-function intKnob(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}=${raw}: expected an integer from ${min} to ${max}`);
-  return n;
-}
+import { SERVER_NAMES, SERVERS } from './servers.ts';
+import { rssKiB, sampleUsage } from './usage.ts';
+import { HOST, PRIMARY, QUERY_SETS, SECONDARY, TTL } from './zone.ts';
 
 function readKnobs() {
   const serverCpu = String(intKnob('SERVER_CPU', 0, 0, 4095));
   const clientCpu = String(intKnob('CLIENT_CPU', 1, 0, 4095));
   const cpus = availableParallelism();
   for (const [k, v] of [['SERVER_CPU', serverCpu], ['CLIENT_CPU', clientCpu]]) {
-    if (Number(v) >= cpus) throw new UsageError(`${k}=${v}: this machine has ${cpus} CPU(s) available (0..${cpus - 1})`);
+    if (Number(v) >= cpus) throw new KnobError(`${k}=${v}: this machine has ${cpus} CPU(s) available (0..${cpus - 1})`);
   }
-  if (serverCpu === clientCpu) throw new UsageError(`SERVER_CPU and CLIENT_CPU are both ${serverCpu}: the server and dnsperf need a core each`);
+  if (serverCpu === clientCpu) throw new KnobError(`SERVER_CPU and CLIENT_CPU are both ${serverCpu}: the server and dnsperf need a core each`);
   const queries = process.env.QUERIES ?? 'a';
-  if (!QUERY_SETS[queries]) throw new UsageError(`QUERIES=${queries}: expected one of ${Object.keys(QUERY_SETS).join(', ')}`);
-  const servers = (process.env.SERVERS ?? SERVER_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of servers) {
-    if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new UsageError(`SERVERS: unknown server '${s}' (known: ${SERVER_NAMES.join(', ')})`);
-  }
-  if (servers.length === 0) throw new UsageError('SERVERS is empty');
+  if (!QUERY_SETS[queries]) throw new KnobError(`QUERIES=${queries}: expected one of ${Object.keys(QUERY_SETS).join(', ')}`);
+  const servers = namesKnob('SERVERS', SERVER_NAMES);
   const dnsperf: DnsperfSettings = {
     cpu: clientCpu,
     duration: intKnob('DURATION', 10, 1, 3600),
@@ -65,30 +54,13 @@ function readKnobs() {
     timeout: 5,
   };
   return {
-    cpus, serverCpu, clientCpu, queries, dnsperf,
-    servers: servers as ServerName[],
+    cpus, serverCpu, clientCpu, queries, dnsperf, servers,
     warmup: intKnob('WARMUP', 2, 0, 600),
     rounds: intKnob('ROUNDS', 3, 1, 100),
     startTimeoutMs: intKnob('START_TIMEOUT', 30, 1, 600) * 1000,
     profile: intKnob('PROFILE', 0, 0, 1) === 1,
     require: intKnob('REQUIRE', 0, 0, 1) === 1,
   };
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try { accessSync(join(dir, command), constants.X_OK); return true; } catch { return false; }
-  });
-}
-
-function missingTools(servers: ServerName[]): Array<{ command: string; pkg: string }> {
-  const needs = [
-    { command: 'taskset', pkg: 'util-linux' },
-    { command: 'dig', pkg: 'dnsutils' },
-    { command: 'dnsperf', pkg: 'dnsperf' },
-    ...servers.flatMap((s) => SERVERS[s].needs),
-  ];
-  return needs.filter((n) => !onPath(n.command));
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -98,35 +70,26 @@ async function main(): Promise<number> {
   try {
     knobs = readKnobs();
   } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`bench:dns: ${err.message}\n`); return 2; }
+    if (err instanceof KnobError) { process.stderr.write(`bench:dns: ${err.message}\n`); return 2; }
     throw err;
   }
-  const missing = missingTools(knobs.servers);
-  if (missing.length > 0) {
-    process.stderr.write(`bench:dns: missing ${missing.map((m) => m.command).join(', ')}: install with\n  apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}\n`);
-    return 1;
-  }
+  requireTools('bench:dns', [
+    { name: 'taskset', pkg: 'util-linux' },
+    { name: 'dig', pkg: 'dnsutils' },
+    { name: 'dnsperf', pkg: 'dnsperf' },
+    ...knobs.servers.flatMap((s) => SERVERS[s].needs),
+  ], 1);
 
   const cleanup = createCleanup();
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`\nbench:dns: ${signal}: stopping servers and removing temp files\n`);
-    void cleanup.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => cleanup.runSync());
-
-  const tmp = mkdtempSync(join(tmpdir(), 'switchyard-bench-dns-'));
-  cleanup.trackDir(tmp);
-  let health: HealthServer | undefined;
+  cleanup.onExit('bench:dns');
+  const tmp = cleanup.tempDir('switchyard-bench-dns-');
+  let health: HealthPair | undefined;
   try {
     pinSelf(knobs.clientCpu);
     const queryFile = join(tmp, 'queries.txt');
     writeFileSync(queryFile, `${QUERY_SETS[knobs.queries].join('\n')}\n`);
-    health = await startHealthServer();
+    health = await startHealthPair({ active: PRIMARY, passive: SECONDARY });
+    const checks = (h: HealthPair) => h.active.hits + h.passive.hits;
     const d = knobs.dnsperf;
 
     log(`DNS benchmark: each server pinned to CPU ${knobs.serverCpu}, dnsperf (and this harness) on CPU ${knobs.clientCpu}, ${knobs.cpus} CPU(s) available`);
@@ -142,12 +105,11 @@ async function main(): Promise<number> {
         mkdirSync(dir);
         const profileDir = name === 'switchyard' && knobs.profile ? join(dir, 'profile') : undefined;
         const port = await freePort();
-        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, health, profileDir });
-        cleanup.track(server);
+        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, health, cleanup, profileDir });
         const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs);
         log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA; NS reply ${nsGlue ? 'with' : 'without'} glue`);
         const idleRssKiB = rssKiB(server.pid);
-        const hits0 = health.hits();
+        const hits0 = checks(health);
         if (knobs.warmup > 0) {
           const warm = await runDnsperf(port, queryFile, { ...d, duration: knobs.warmup }, cleanup);
           log(`${tag}: warm-up ${warm.qps.toFixed(0)} qps, ${warm.lost} lost`);
@@ -157,7 +119,7 @@ async function main(): Promise<number> {
         const u = usage.stop();
         if (!server.alive()) throw new Error(`${name} exited during the run:\n${server.output()}`);
         const m: Measurement = {
-          name, result, idleRssKiB, peakRssKiB: u.peakRssKiB, healthChecks: health.hits() - hits0,
+          name, result, idleRssKiB, peakRssKiB: u.peakRssKiB, healthChecks: checks(health) - hits0,
           cpuShare: u.cpuSeconds / u.wallSeconds, serverCoreBusy: u.serverCoreBusy, clientCoreBusy: u.clientCoreBusy,
         };
         measurements.push(m);

@@ -1,11 +1,11 @@
 // The servers under test. Each writes its own configuration into a temp folder, serving the zone
 // from zone.ts on 127.0.0.1:PORT, and is started pinned to one core.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, NODE, REPO, freePort } from '../../test/support/switchyard-process.ts';
-import type { HealthServer } from './health-server.ts';
-import { startPinned, type Pinned } from './processes.ts';
+import type { HealthPair } from '../support/health-pair.ts';
+import type { Child, Cleanup } from '../support/processes.ts';
+import { commandOutput, versionOf, type Tool } from '../support/tools.ts';
 import { HOST, MBOX, NS, PRIMARY, SECONDARY, SOA_TIMERS, TTL, ZONE, zoneFile } from './zone.ts';
 
 export const SERVER_NAMES = ['switchyard', 'knot', 'gdnsd'] as const;
@@ -15,28 +15,18 @@ export interface StartContext {
   dir: string;              // an empty folder of this server's own
   port: number;             // UDP and TCP, 127.0.0.1
   cpu: string;              // taskset CPU list
-  health: HealthServer;
+  health: HealthPair;       // on PRIMARY and SECONDARY
+  cleanup: Cleanup;
   profileDir: string | undefined;   // switchyard only: write a V8 CPU profile there
 }
 
 export interface ServerUnderTest {
   name: ServerName;
   /** Executables it needs, with the Debian package that brings each. */
-  needs: Array<{ command: string; pkg: string }>;
+  needs: Tool[];
   /** One line: what runs, which version, how it is set up. */
   describe(): string;
-  start(ctx: StartContext): Promise<Pinned>;
-}
-
-const firstMatch = (text: string, re: RegExp): string => re.exec(text)?.[1] ?? 'unknown version';
-
-function commandOutput(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer };
-    return `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`;
-  }
+  start(ctx: StartContext): Promise<Child>;
 }
 
 const switchyard: ServerUnderTest = {
@@ -77,14 +67,14 @@ const switchyard: ServerUnderTest = {
     const file = join(ctx.dir, 'switchyard.yaml');
     writeFileSync(file, config);
     const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-    return startPinned('switchyard', ctx.cpu, NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cwd: ctx.dir });
+    return ctx.cleanup.spawn('switchyard', NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cpu: ctx.cpu, cwd: ctx.dir });
   },
 };
 
 const knot: ServerUnderTest = {
   name: 'knot',
-  needs: [{ command: 'knotd', pkg: 'knot' }],
-  describe: () => `Knot DNS ${firstMatch(commandOutput('knotd', ['-V']), /version (\S+)/)}: udp-workers 1, tcp-workers 1, background-workers 1, static A record`,
+  needs: [{ name: 'knotd', pkg: 'knot' }],
+  describe: () => `Knot DNS ${versionOf('knotd', ['-V'], /version (\S+)/)}: udp-workers 1, tcp-workers 1, background-workers 1, static A record`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'run'));
     mkdirSync(join(ctx.dir, 'db'));
@@ -113,14 +103,14 @@ const knot: ServerUnderTest = {
     ].join('\n');
     const file = join(ctx.dir, 'knot.conf');
     writeFileSync(file, conf);
-    return startPinned('knot', ctx.cpu, 'knotd', ['-c', file]);
+    return ctx.cleanup.spawn('knot', 'knotd', ['-c', file], { cpu: ctx.cpu });
   },
 };
 
 const gdnsd: ServerUnderTest = {
   name: 'gdnsd',
-  needs: [{ command: 'gdnsd', pkg: 'gdnsd' }],
-  describe: () => `gdnsd ${firstMatch(commandOutput('gdnsd', ['-V']), /gdnsd version (\S+)/)}: udp_threads 1, tcp_threads 1, ${HOST} DYNA simplefo (${PRIMARY} / ${SECONDARY}, http_status monitor)`,
+  needs: [{ name: 'gdnsd', pkg: 'gdnsd' }],
+  describe: () => `gdnsd ${versionOf('gdnsd', ['-V'], /gdnsd version (\S+)/)}: udp_threads 1, tcp_threads 1, ${HOST} DYNA simplefo (${PRIMARY} / ${SECONDARY}, http_status monitor)`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'zones'));
     // MAX/MIN = 30/30: a fixed TTL like switchyard's (gdnsd would otherwise shorten it near a possible state change).
@@ -145,7 +135,7 @@ const gdnsd: ServerUnderTest = {
       '',
     ].join('\n');
     writeFileSync(join(ctx.dir, 'config'), conf);
-    return startPinned('gdnsd', ctx.cpu, 'gdnsd', ['-c', ctx.dir, 'start']);
+    return ctx.cleanup.spawn('gdnsd', 'gdnsd', ['-c', ctx.dir, 'start'], { cpu: ctx.cpu });
   },
 };
 

@@ -1,7 +1,7 @@
 // Child processes and temp folders of a benchmark. Everything it starts goes through one Cleanup,
 // so that every way out (the end, an error, Ctrl-C, SIGTERM) stops the processes (SIGTERM, then
 // SIGKILL) and removes the folders. A process can be pinned to a CPU with taskset.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,4 +127,9 @@ export function createCleanup(): Cleanup {
     },
   };
   return cleanup;
+}
+
+/** Pins this process (all its threads) to `cpu`, so the harness stays off the server's core. */
+export function pinSelf(cpu: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
 }
