@@ -5,18 +5,18 @@
 // Knobs: DURATION (s, 10), CONNECTIONS (64), WARMUP (s, 3), PEERS ("haproxy,nginx"),
 // FAILOVER_SECONDS (10), FAILOVER_CONCURRENCY (8), DETECT_MS (500: time before switchyard's
 // routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { cpus, tmpdir, release } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE, freePort } from '../../test/support/switchyard-process.ts';
+import { createCleanup, waitForChild, type Child } from '../support/processes.ts';
+import { markdownTable } from '../support/table.ts';
+import { commandOutput, requireTools } from '../support/tools.ts';
 import { haproxy, nginxOrigin, nginxProxy, type Addr } from './configs.ts';
-import { killAllSync, startPinned, stopAll, trackDir, waitForOutput, type Pinned } from './processes.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '../..');
-const NODE = process.execPath;
 
 const num = (name: string, def: number) => {
   const v = process.env[name];
@@ -35,60 +35,39 @@ const FAILOVER_PEERS = process.env.FAILOVER_PEERS !== '0';
 const PROXY_CPU = '0';
 const LOAD_CPU = cpus().length > 1 ? '1' : '0';
 
-for (const tool of ['wrk', 'haproxy', 'nginx', 'taskset']) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`bench:proxy needs ${tool} (Debian: apt-get install wrk haproxy nginx util-linux)`);
-  }
-}
+requireTools('bench:proxy', [
+  { name: 'wrk', pkg: 'wrk' },
+  { name: 'haproxy', pkg: 'haproxy' },
+  { name: 'nginx', pkg: 'nginx' },
+  { name: 'taskset', pkg: 'util-linux' },
+], 1);
 for (const p of PEERS) if (p !== 'haproxy' && p !== 'nginx') throw new Error(`unknown peer ${p}: PEERS takes haproxy and/or nginx`);
 
-process.on('exit', killAllSync);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { killAllSync(); process.exit(130); });
+const cleanup = createCleanup();
+cleanup.onExit('bench:proxy');
+const dir = cleanup.tempDir('switchyard-bench-proxy-');
 
-const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-proxy-'));
-trackDir(dir);
+const connects = (a: Addr) => new Promise<boolean>((res) => {
+  const s = connect(a.port, a.host);
+  s.once('connect', () => { s.destroy(); res(true); });
+  s.once('error', () => res(false));
+});
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, host, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
+const waitListening = (a: Addr, p: Child) => waitForChild(p, `a listener on ${a.host}:${a.port}`, () => connects(a), 10_000);
 
-async function waitListening(a: Addr, p: Pinned, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!p.alive()) throw new Error(`${p.name} exited:\n${p.output()}`);
-    const ok = await new Promise<boolean>((res) => {
-      const s = connect(a.port, a.host);
-      s.once('connect', () => { s.destroy(); res(true); });
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`${p.name} did not listen on ${a.host}:${a.port} within ${timeoutMs} ms:\n${p.output()}`);
-}
-
-function startNginx(name: string, cpu: string, conf: string): Pinned {
+function startNginx(name: string, cpu: string, conf: string): Child {
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
   const file = join(d, 'nginx.conf');
   writeFileSync(file, conf);
-  return startPinned(name, cpu, 'nginx', ['-p', d, '-c', file, '-e', join(d, 'error.log')]);
+  return cleanup.spawn(name, 'nginx', ['-p', d, '-c', file, '-e', join(d, 'error.log')], { cpu });
 }
 
 const originPortP = freePort('127.0.0.2');
 const east: Addr = { host: '127.0.0.2', port: await originPortP };
 const west: Addr = { host: '127.0.0.3', port: east.port };
 
-async function startOrigin(name: 'east' | 'west'): Promise<Pinned> {
+async function startOrigin(name: 'east' | 'west'): Promise<Child> {
   const a = name === 'east' ? east : west;
   // One process (master_process off): SIGKILL takes the whole origin down, like a crashed node.
   const p = startNginx(`origin-${name}`, LOAD_CPU, nginxOrigin(join(dir, `origin-${name}`), a, name).replace('daemon off;', 'daemon off;\nmaster_process off;'));
@@ -106,7 +85,7 @@ function toMs(v: string): number {
 }
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
-  const p = startPinned('wrk', LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app.example.com', url]);
+  const p = cleanup.spawn('wrk', 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app.example.com', url], { cpu: LOAD_CPU });
   const r = await p.exited;
   const out = p.output();
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}):\n${out}`);
@@ -123,23 +102,25 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
 
 type ProxyName = 'switchyard' | 'haproxy' | 'nginx';
 
-async function startProxy(name: ProxyName, listen: Addr): Promise<Pinned> {
-  let p: Pinned;
+async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
+  let p: Child;
   if (name === 'switchyard') {
     const d = join(dir, 'switchyard');
     mkdirSync(d, { recursive: true });
-    p = startPinned('switchyard', PROXY_CPU, NODE, [join(HERE, 'switchyard-proxy.ts')], {
+    const sy = cleanup.spawn('switchyard', NODE, [join(HERE, 'switchyard-proxy.ts')], {
+      cpu: PROXY_CPU,
       stdin: true,
       env: {
         ...process.env, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn',
         EAST_URL: `http://${east.host}:${east.port}`, WEST_URL: `http://${west.host}:${west.port}`, STATE_FILE: join(d, 'state.json'),
       },
     });
-    await waitForOutput(p, (o) => o.includes('ready '), 15_000);
+    await waitForChild(sy, 'its "ready" line', () => sy.output().includes('ready '), 15_000);
+    p = sy;
   } else if (name === 'haproxy') {
     const file = join(dir, 'haproxy.cfg');
     writeFileSync(file, haproxy(listen, east, west));
-    p = startPinned('haproxy', PROXY_CPU, 'haproxy', ['-f', file, '-db']);
+    p = cleanup.spawn('haproxy', 'haproxy', ['-f', file, '-db'], { cpu: PROXY_CPU });
   } else {
     p = startNginx('nginx-proxy', PROXY_CPU, nginxProxy(join(dir, 'nginx-proxy'), listen, east, west));
   }
@@ -153,7 +134,8 @@ async function failoverRun(name: ProxyName, listen: Addr): Promise<FailoverResul
   const eastOrigin = await startOrigin('east');
   const proxy = await startProxy(name, listen);
   await wrk(`http://${listen.host}:${listen.port}/`, 1);
-  const load = startPinned('failover-load', LOAD_CPU, NODE, [join(HERE, 'failover-load.ts'), `http://${listen.host}:${listen.port}/`], {
+  const load = cleanup.spawn('failover-load', NODE, [join(HERE, 'failover-load.ts'), `http://${listen.host}:${listen.port}/`], {
+    cpu: LOAD_CPU,
     env: { ...process.env, CONCURRENCY: String(FAILOVER_CONCURRENCY), DURATION_MS: String(FAILOVER_SECONDS * 1000) },
   });
   await new Promise((r) => setTimeout(r, (FAILOVER_SECONDS * 1000) / 3));
@@ -171,10 +153,7 @@ async function failoverRun(name: ProxyName, listen: Addr): Promise<FailoverResul
 
 function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const version = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0].replace(/ - https?:\/\/\S+/, '').trim();
-  };
+  const version = (cmd: string, args: string[]) => commandOutput(cmd, args).split('\n')[0].replace(/ - https?:\/\/\S+/, '').trim();
   let memGiB = '?';
   try {
     memGiB = (Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) / 1024 / 1024).toFixed(0);
@@ -225,15 +204,15 @@ try {
   await westOrigin.stop();
 
   console.log('\nmarkdown:\n');
-  console.log('| proxy (1 core) | requests/s | p50 | p99 | switchyard ÷ peer (req/s) |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, r] of results) console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${name === 'switchyard' ? '—' : (sy.rps / r.rps).toFixed(2)} |`);
-  console.log(`| origin direct (no proxy) | ${direct.rps.toFixed(0)} | ${direct.p50ms.toFixed(2)} ms | ${direct.p99ms.toFixed(2)} ms | |`);
-  console.log('\n| failover run | requests sent | failed | longest request | longest gap between completions |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, f] of failovers) console.log(`| ${name} | ${f.sent} | ${f.failed} | ${f.longestMs.toFixed(1)} ms | ${f.longestGapMs.toFixed(1)} ms |`);
+  console.log(markdownTable(['proxy (1 core)', 'requests/s', 'p50', 'p99', 'switchyard ÷ peer (req/s)'], [
+    ...[...results].map(([name, r]) => [name, r.rps.toFixed(0), `${r.p50ms.toFixed(2)} ms`, `${r.p99ms.toFixed(2)} ms`, name === 'switchyard' ? '—' : (sy.rps / r.rps).toFixed(2)]),
+    ['origin direct (no proxy)', direct.rps.toFixed(0), `${direct.p50ms.toFixed(2)} ms`, `${direct.p99ms.toFixed(2)} ms`, ''],
+  ]));
+  console.log('');
+  console.log(markdownTable(['failover run', 'requests sent', 'failed', 'longest request', 'longest gap between completions'],
+    [...failovers].map(([name, f]) => [name, String(f.sent), String(f.failed), `${f.longestMs.toFixed(1)} ms`, `${f.longestGapMs.toFixed(1)} ms`])));
   const syFailover = failovers.get('switchyard')!;
   if (syFailover.failed > 0) process.exitCode = 1;
 } finally {
-  await stopAll();
+  await cleanup.run();
 }

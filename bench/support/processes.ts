@@ -129,6 +129,20 @@ export function createCleanup(): Cleanup {
   return cleanup;
 }
 
+/**
+ * Polls `check` every 25 ms until it holds; throws with the process's output when the process
+ * exits first or `timeoutMs` passes (`what` names the awaited condition in the message).
+ */
+export async function waitForChild(p: Child, what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    if (!p.alive()) throw new Error(`${p.name} exited while waiting for ${what}:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${p.name}: timed out after ${timeoutMs} ms waiting for ${what}:\n${p.output()}`);
+}
+
 /** Pins this process (all its threads) to `cpu`, so the harness stays off the server's core. */
 export function pinSelf(cpu: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
