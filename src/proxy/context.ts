@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { ProxyErrorCode, Reply } from './replies.ts';
 import type { Upstream } from './upstream.ts';
-import type { UpstreamFailure } from './decide.ts';
+import type { RetryFacts, UpstreamFailure } from './decide.ts';
 
 export interface ProxyContext {
   upstreams: ReadonlyMap<string, Upstream>;
@@ -15,4 +15,6 @@ export interface ProxyContext {
   log: Logger;
   /** Counts and (rate-limited) logs a failed upstream exchange. */
   upstreamFailed(upstream: Upstream, failure: UpstreamFailure, err: Error): void;
+  /** Where to retry after a failure on `failed` (counted in the metrics), or undefined: not safe, or no healthy cluster left. */
+  retryTarget(failed: Upstream, facts: RetryFacts): Upstream | undefined;
 }

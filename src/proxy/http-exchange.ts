@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ProxyContext } from './context.ts';
-import { classifyUpstreamError, nextCluster, shouldRetry } from './decide.ts';
+import { classifyUpstreamError } from './decide.ts';
 import { buildResponseHeaders, type ResponseHeaders, type UpstreamHeaders } from './headers.ts';
 import { sendReply } from './replies.ts';
 import type { Upstream } from './upstream.ts';
@@ -108,23 +108,19 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     const failure = classifyUpstreamError(err as Error & { code?: unknown });
     const up = this.upstream;
     this.ctx.upstreamFailed(up, failure, err);
-    if (shouldRetry({
+    const target = this.ctx.retryTarget(up, {
       method: this.req.method ?? '',
       attempt: this.attempt,
       failure,
       written: this.written,
       responseStarted: this.responded,
       bodyReplayable: this.body === null || !this.body.readableDidRead,
-    })) {
-      const next = nextCluster(this.ctx.order, up.name, (c) => this.ctx.isHealthy(c));
-      const target = next === undefined ? undefined : this.ctx.upstreams.get(next);
-      if (target !== undefined) {
-        this.ctx.metrics.retry(up.name, target.name);
-        this.attempt++;
-        this.upstream = target;
-        this.dispatch();
-        return;
-      }
+    });
+    if (target !== undefined) {
+      this.attempt++;
+      this.upstream = target;
+      this.dispatch();
+      return;
     }
     if (this.res.headersSent) {
       this.res.destroy(err);

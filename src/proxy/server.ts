@@ -12,7 +12,7 @@ import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
 import type { ProxyContext } from './context.ts';
-import { transitionSettled, type UpstreamFailure } from './decide.ts';
+import { nextCluster, shouldRetry, transitionSettled, type RetryFacts, type UpstreamFailure } from './decide.ts';
 import { buildUpstreamHeaders, clientAddress } from './headers.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { NO_CLUSTER, createProxyMetrics } from './metrics.ts';
@@ -87,6 +87,13 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
     upstreamFailed(up: Upstream, failure: UpstreamFailure, err: Error) {
       metrics.upstreamError(up.name, failure.code);
       if (!failure.connectFailure) warnLimited(`${failure.code}:${up.name}`, { cluster: up.name, code: failure.code, err: describeError(err) }, `request to ${up.name} failed: ${failure.code} (${describeError(err)})`);
+    },
+    retryTarget(failed: Upstream, facts: RetryFacts) {
+      if (!shouldRetry(facts)) return undefined;
+      const next = nextCluster(order, failed.name, isHealthy);
+      const target = next === undefined ? undefined : upstreams.get(next);
+      if (target !== undefined) metrics.retry(failed.name, target.name);
+      return target;
     },
   };
 

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyContext } from './context.ts';
-import { classifyUpstreamError, nextCluster, shouldRetry } from './decide.ts';
+import { classifyUpstreamError } from './decide.ts';
 import { buildResponseHeaders, type ResponseHeaders, type UpstreamHeaders } from './headers.ts';
 import { rawHead, sendRawReply } from './replies.ts';
 import type { Upstream } from './upstream.ts';
@@ -131,16 +131,12 @@ export class TunnelExchange implements Dispatcher.DispatchHandler {
     const failure = classifyUpstreamError(err as Error & { code?: unknown });
     const up = this.upstream;
     this.ctx.upstreamFailed(up, failure, err);
-    if (shouldRetry({ method: this.req.method ?? '', attempt: this.attempt, failure, written: this.written, responseStarted: this.responded, bodyReplayable: true })) {
-      const next = nextCluster(this.ctx.order, up.name, (c) => this.ctx.isHealthy(c));
-      const target = next === undefined ? undefined : this.ctx.upstreams.get(next);
-      if (target !== undefined) {
-        this.ctx.metrics.retry(up.name, target.name);
-        this.attempt++;
-        this.upstream = target;
-        this.dispatch();
-        return;
-      }
+    const target = this.ctx.retryTarget(up, { method: this.req.method ?? '', attempt: this.attempt, failure, written: this.written, responseStarted: this.responded, bodyReplayable: true });
+    if (target !== undefined) {
+      this.attempt++;
+      this.upstream = target;
+      this.dispatch();
+      return;
     }
     if (this.responded) {
       this.socket.destroy();
