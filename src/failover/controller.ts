@@ -213,8 +213,19 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     return p;
   }
 
+  /** An unfinished transition with nobody running it (a state write failed mid-way): resume it. */
+  const interrupted = (s: RoutingState): s is RoutingState & { transition: Transition } => (s.state === 'failing-over' || s.state === 'failing-back') && s.transition !== null && s.transition.finishedAt === undefined;
+  let lastResume = 0;
+
   async function evaluateOnce(): Promise<void> {
     const state = routing.state();
+    if (interrupted(state)) {
+      if (now() - lastResume < PRECHECK_RETRY_MS) return;
+      lastResume = now();
+      log.warn({ epoch: state.transition!.epoch }, `resuming the interrupted ${state.transition!.kind} ${state.transition!.from}→${state.transition!.to} from the journal`);
+      await exclusive(execute);
+      return;
+    }
     const decision = decide({ state, health: deps.health.clusters(), clusters: names, automatic: failover.automatic, cooldownMs: failover.cooldown, now: now() });
     if (decision.action === 'none') return;
     if (decision.action === 'set-state') {
@@ -300,7 +311,8 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   return {
     start() {
       const s = routing.state();
-      if ((s.state === 'failing-over' || s.state === 'failing-back') && s.transition && s.transition.finishedAt === undefined) {
+      if (interrupted(s)) {
+        lastResume = now();
         log.warn({ epoch: s.transition.epoch, journal: s.transition.journal.length }, `resuming unfinished ${s.transition.kind} ${s.transition.from}→${s.transition.to} from the journal`);
         exclusive(execute).catch((err) => log.error({ err }, `resuming the transition failed: ${describeError(err)}`));
       } else if (isStickyHold(s)) {

@@ -238,3 +238,29 @@ test('shutdown mid-step does not journal a failure; the step resumes next start'
   assert.equal(second.routing.state().state, 'failed-over');
   await second.controller.stop();
 });
+
+test('a state write that fails mid-transition leaves it to be resumed by the next evaluation, not stuck', async () => {
+  const config = configWith(STEPS);
+  const file = join(mkdtempSync(join(tmpdir(), 'swy-ctl-')), 'state.json');
+  const real = createFileStore({ file });
+  let failNext = 0;
+  const store = { ...real, save: async (next: RoutingState, expected: number) => {
+    if (next.transition?.journal.some((e) => e.step === 'promote' && e.phase === 'started') && failNext-- > 0) throw new SwitchyardError('SWY_STATE_WRITE', 'disk full');
+    return real.save(next, expected);
+  } };
+  const routing = await createRouting({ store, clusters: ['east', 'west'] });
+  const rec = recorder();
+  let t = 0;
+  const controller = createFailoverController({ config }, { routing, health: fakeHealth({ east: true, west: true }), createStep: stepFactory(rec), logger, registry: new Registry(), sleep: async () => {}, now: () => t });
+  controller.start();
+  failNext = 1;
+  await assert.rejects(controller.failover({ to: 'west', reason: 'planned', force: false }), (e: SwitchyardError) => e.code === 'SWY_STATE_WRITE');
+  assert.equal(routing.state().state, 'failing-over');
+  assert.deepEqual(rec.calls.map((c) => c.split('@')[0]), ['scale#1']);
+  t += 10_000;
+  await controller.evaluate();
+  await controller.idle();
+  assert.equal(routing.state().state, 'failed-over');
+  assert.deepEqual(rec.calls.map((c) => c.split('@')[0]), ['scale#1', 'promote#1', 'notify#1'], 'nothing finished runs twice');
+  await controller.stop();
+});
