@@ -20,7 +20,8 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, REPO } from '../../test/support/switchyard-process.ts';
+import { REPO } from '../../test/support/switchyard-process.ts';
+import { freePort } from '../../test/support/ports.ts';
 import { startHealthPair, type HealthPair } from '../support/health-pair.ts';
 import { KnobError, intKnob, namesKnob } from '../support/knobs.ts';
 import { createCleanup, pinSelf } from '../support/processes.ts';

@@ -2,7 +2,8 @@
 // from zone.ts on 127.0.0.1:PORT, and is started pinned to one core.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, NODE, REPO, freePort } from '../../test/support/switchyard-process.ts';
+import { BIN, NODE, REPO } from '../../test/support/switchyard-process.ts';
+import { freePort } from '../../test/support/ports.ts';
 import type { HealthPair } from '../support/health-pair.ts';
 import type { Child, Cleanup } from '../support/processes.ts';
 import { commandOutput, versionOf, type Tool } from '../support/tools.ts';

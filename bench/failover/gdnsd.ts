@@ -4,7 +4,7 @@
 // gdnsd-plugin-http_status(8) of gdnsd 3.8.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/switchyard-process.ts';
+import { freePort } from '../../test/support/ports.ts';
 import { ACTIVE, PASSIVE, TTL, ZONE, childServer, type ServerUnderTest } from './server.ts';
 
 // interval is in whole seconds and timeout must be below it; up/ok thresholds play switchyard's rise 2.

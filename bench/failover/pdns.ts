@@ -3,7 +3,7 @@
 // own config dir, on a free port. Settings from the PowerDNS docs (Lua records, settings).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/switchyard-process.ts';
+import { freePort } from '../../test/support/ports.ts';
 import { ACTIVE, PASSIVE, TTL, ZONE, childServer, type ServerUnderTest } from './server.ts';
 
 export interface PdnsCaches { 'cache-ttl': number; 'query-cache-ttl': number; 'negquery-cache-ttl': number }

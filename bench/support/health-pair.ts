@@ -5,7 +5,7 @@
 // schedule.
 import { connect } from 'node:net';
 import { HEALTH_PATH, startHealthEndpoint, type HealthEndpoint } from '../../test/support/health-endpoint.ts';
-import { freePort } from '../../test/support/switchyard-process.ts';
+import { freePort } from '../../test/support/ports.ts';
 
 export interface HealthPair {
   port: number;

@@ -5,7 +5,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { startOrigin, type Origin } from '../support/proxy-fixtures.ts';
-import { freePort, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+import { freePort } from '../support/ports.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });

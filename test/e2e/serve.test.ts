@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digShort } from '../support/dig.ts';
 import { startHealthEndpoint } from '../support/health-endpoint.ts';
-import { BIN, NODE, freePort, runCli, startSwitchyard } from '../support/switchyard-process.ts';
+import { BIN, NODE, runCli, startSwitchyard } from '../support/switchyard-process.ts';
+import { freePort } from '../support/ports.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });

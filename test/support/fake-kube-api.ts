@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { applyPatch, PatchError, type Json } from './fake-kube-patch.ts';
+import { freePort } from './ports.ts';
 
 type Obj = { [key: string]: Json };
 export type ReadyState = boolean | 'hang' | 'close';
@@ -141,14 +142,6 @@ function parseSelector(selector: string | null): (labels: Obj) => boolean {
   return (labels) => tests.every((test) => test(labels));
 }
 
-/** A loopback port that was free a moment ago (bound, then released): connections to it are refused. */
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
   const controllerDelay = options.controllerDelayMs ?? 50;

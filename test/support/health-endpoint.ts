@@ -2,7 +2,7 @@
 // a loopback address that can answer ok, fail, flap, or die (closed with its connections destroyed).
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { freePort } from './switchyard-process.ts';
+import { freePort } from './ports.ts';
 
 export type HealthMode = 'ok' | 'fail' | 'flap';
 

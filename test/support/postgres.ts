@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, appendFile, writeFile, access } from 'node:fs/promises';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 
 export interface PgNode {
   port: number;
@@ -82,19 +82,6 @@ function pgRun(runner: Runner, tool: string, args: string[], cwd: string): Promi
 async function ownedDir(runner: Runner, path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 });
   if (runner.asPostgres) await chown(path, runner.uid, runner.gid);
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (bound with port 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function logTail(path: string, lines = 30): Promise<string> {

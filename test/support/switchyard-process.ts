@@ -2,37 +2,15 @@
 // npm ci brought) in a temp folder, with free loopback ports handed in through environment
 // variables that the YAML references: ${DNS_PORT}, ${ADMIN_PORT}, ${PROXY_PORT}.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const NODE = process.execPath;
 export const BIN = join(REPO, 'bin/switchyard.js');
-
-/** A port free for both TCP and UDP on `host` at the time of the call. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((res, rej) => {
-      const srv = createServer();
-      srv.once('error', rej);
-      srv.listen(0, host, () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => res(p));
-      });
-    });
-    const udpFree = await new Promise<boolean>((res) => {
-      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', () => { s.close(); res(false); });
-      s.bind(port, host, () => s.close(() => res(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error(`no free TCP+UDP port found on ${host}`);
-}
 
 export interface SwitchyardProcess {
   dir: string;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { DnsConfig } from '../../../src/config/types.ts';
-import { createDnsServer, type DnsServer } from '../../../src/dns/index.ts';
+import { createDnsServer } from '../../../src/dns/index.ts';
 import { isSwitchyardError } from '../../../src/errors.ts';
 import { buildQuery, decode, tcpExchange, udpExchange } from '../../support/dns-client.ts';
 import { clusters, dnsConfig, fakeRouting, hostnames, zone } from '../../support/dns-fixtures.ts';

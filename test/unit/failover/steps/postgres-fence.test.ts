@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createPostgresFenceStep, type PostgresFenceConfig } from '../../../../src/failover/steps/postgres-fence.ts';
 import { isSwitchyardError } from '../../../../src/errors.ts';
-import { startPostgresPair, freePort, type PgPair } from '../../../support/postgres.ts';
+import { startPostgresPair, type PgPair } from '../../../support/postgres.ts';
+import { freePort } from '../../../support/ports.ts';
 import { captureLogger, cluster, stepContext } from '../../../support/step-context.ts';
 
 function fenceConfig(over: Partial<PostgresFenceConfig> = {}): PostgresFenceConfig {

@@ -4,7 +4,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPostgresPromoteStep, type PostgresPromoteConfig } from '../../../../src/failover/steps/postgres-promote.ts';
 import { isSwitchyardError } from '../../../../src/errors.ts';
-import { startPostgresPair, pauseReplay, generateLag, freePort, type PgPair } from '../../../support/postgres.ts';
+import { startPostgresPair, pauseReplay, generateLag, type PgPair } from '../../../support/postgres.ts';
+import { freePort } from '../../../support/ports.ts';
 import { captureLogger, cluster, stepContext } from '../../../support/step-context.ts';
 
 function promoteConfig(over: Partial<PostgresPromoteConfig> = {}): PostgresPromoteConfig {
