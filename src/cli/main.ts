@@ -32,9 +32,12 @@ function parse(args: string[], options: ParseArgsConfig['options']) {
 }
 
 const adminOption = { admin: { type: 'string' as const } };
-function adminClient(values: Record<string, unknown>) {
+/** A failover or failback call answers when its transition completes or holds: steps may take minutes. */
+const MOVE_TIMEOUT_MS = 15 * 60_000;
+
+function adminClient(values: Record<string, unknown>, timeoutMs?: number) {
   const settings = cliSettings();
-  return createAdminClient({ baseUrl: (values.admin as string | undefined) ?? settings.adminUrl ?? 'http://127.0.0.1:9090', token: settings.adminToken });
+  return createAdminClient({ baseUrl: (values.admin as string | undefined) ?? settings.adminUrl ?? 'http://127.0.0.1:9090', token: settings.adminToken, timeoutMs });
 }
 
 async function serve(args: string[], io: Out): Promise<number> {
@@ -91,7 +94,7 @@ async function move(kind: 'failover' | 'failback', args: string[], io: Out): Pro
   const values = parse(args, { ...adminOption, ...(kind === 'failover' ? { to: { type: 'string' as const } } : {}), force: { type: 'boolean' }, reason: { type: 'string' } });
   if (kind === 'failover' && typeof values.to !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'failover needs --to CLUSTER');
   const body = { ...(kind === 'failover' ? { to: values.to } : {}), reason: (values.reason as string | undefined) ?? `${kind} requested from the command line`, force: values.force === true };
-  const result = await adminClient(values).post<{ message?: string }>(`/v1/${kind}`, body);
+  const result = await adminClient(values, MOVE_TIMEOUT_MS).post<{ message?: string }>(`/v1/${kind}`, body);
   io.out(result?.message ?? JSON.stringify(result));
   return 0;
 }

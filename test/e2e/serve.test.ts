@@ -149,6 +149,20 @@ describe('switchyard serve', () => {
   });
 });
 
+test('switchyard failover waits for a transition longer than the usual request timeout', { timeout: 60_000 }, async () => {
+  const sy = await startSwitchyard({ config: config('http://127.0.0.2:1/h', 'http://127.0.0.3:1/h', 'log: { level: warn }').replace('failover: { cooldown: 0s }', `failover:
+  cooldown: 0s
+  steps:
+    - switch-traffic
+    - exec: { name: slow-hook, timeout: 30s, command: [/bin/sleep, "12"] }`) });
+  cleanups.push(() => sy.stop());
+  const t0 = Date.now();
+  const r = await runCli(['failover', '--to', 'west', '--force', '--admin', sy.adminUrl], { timeoutMs: 40_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.ok(Date.now() - t0 >= 12_000);
+  assert.match(r.stdout, /switchover|failover east→west completed/);
+});
+
 test('switchyard demo: a failover within seconds of taking the active cluster down', { timeout: 60_000 }, async () => {
   const [dns, proxy, admin, app] = [await freePort(), await freePort(), await freePort(), await freePort('127.0.0.2')];
   const child = spawn(NODE, [BIN, 'demo', '--dns-port', String(dns), '--proxy-port', String(proxy), '--admin-port', String(admin), '--app-port', String(app), '--exit-after', '30s'], { stdio: ['ignore', 'pipe', 'pipe'] });
