@@ -8,16 +8,10 @@ import { classifyUpstreamError } from './decide.ts';
 import { buildResponseHeaders, type ResponseHeaders, type UpstreamHeaders } from './headers.ts';
 import { sendReply } from './replies.ts';
 import type { Upstream } from './upstream.ts';
+import { ClientGoneError, Exchange } from './exchange.ts';
 
 const kExchange = Symbol('switchyard.exchange');
 type Tagged = ServerResponse & { [kExchange]?: HttpExchange };
-
-class ClientGoneError extends Error {
-  constructor() {
-    super('the client closed the connection');
-    this.name = 'ClientGoneError';
-  }
-}
 
 function onResponseClose(this: Tagged): void {
   const ex = this[kExchange];
@@ -28,61 +22,19 @@ function onResponseDrain(this: Tagged): void {
   this[kExchange]?.controller?.resume();
 }
 
-export class HttpExchange implements Dispatcher.DispatchHandler {
-  readonly ctx: ProxyContext;
-  readonly req: IncomingMessage;
+export class HttpExchange extends Exchange implements Dispatcher.DispatchHandler {
   readonly res: ServerResponse;
-  readonly path: string;
-  readonly headers: string[];
-  readonly host: string;
-  readonly body: IncomingMessage | null;
-  upstream: Upstream;
-  controller: Dispatcher.DispatchController | null = null;
-  attempt = 0;
-  written = false;
-  responded = false;
-  gone = false;
-  t0 = 0;
 
   constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, path: string, h: UpstreamHeaders, upstream: Upstream) {
-    this.ctx = ctx;
-    this.req = req;
+    super(ctx, req, path, h, upstream, h.hasBody ? req : null, undefined);
     this.res = res;
-    this.path = path;
-    this.headers = h.headers;
-    this.host = h.host;
-    this.body = h.hasBody ? req : null;
-    this.upstream = upstream;
     (res as Tagged)[kExchange] = this;
     res.once('close', onResponseClose);
   }
 
-  dispatch(): void {
-    const up = this.upstream;
-    this.headers[1] = up.hostHeader ?? (this.host === '' ? up.authority : this.host);
-    this.written = false;
-    this.controller = null;
-    this.t0 = performance.now();
-    up.pool.dispatch({ path: this.path, method: this.req.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body }, this);
-  }
-
-  clientGone(): void {
-    this.gone = true;
-    this.controller?.abort(new ClientGoneError());
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    this.written = true;
-    if (this.gone) controller.abort(new ClientGoneError());
-  }
-
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode < 200) return;
-    this.responded = true;
-    const m = this.upstream.metrics;
-    m.duration.observe((performance.now() - this.t0) / 1000);
-    m.requests[statusCode > 599 ? 5 : (statusCode / 100) | 0].inc();
+    this.countResponse(statusCode);
     this.res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, false));
     if (this.gone) controller.abort(new ClientGoneError());
   }
@@ -106,27 +58,12 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.gone || err instanceof ClientGoneError || this.req.errored === err || this.res.socket?.destroyed === true) return;
     const failure = classifyUpstreamError(err as Error & { code?: unknown });
-    const up = this.upstream;
-    this.ctx.upstreamFailed(up, failure, err);
-    const target = this.ctx.retryTarget(up, {
-      method: this.req.method ?? '',
-      attempt: this.attempt,
-      failure,
-      written: this.written,
-      responseStarted: this.responded,
-      bodyReplayable: this.body === null || !this.body.readableDidRead,
-    });
-    if (target !== undefined) {
-      this.attempt++;
-      this.upstream = target;
-      this.dispatch();
-      return;
-    }
+    if (this.retried(err, failure, this.body === null || !this.body.readableDidRead)) return;
     if (this.res.headersSent) {
       this.res.destroy(err);
       return;
     }
-    this.ctx.metrics.request(up.name, failure.status);
+    this.ctx.metrics.request(this.upstream.name, failure.status);
     sendReply(this.res, this.ctx.replies[failure.code], this.body !== null && !this.req.complete);
   }
 }
