@@ -3,9 +3,8 @@
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { ClusterConfig, Config } from './config/index.ts';
 import type { Logger } from './log.ts';
-import { createFileStore, createRouting, type StateStore } from './routing/index.ts';
+import { createFileStore, createRouting } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
-import { SwitchyardError } from './errors.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
@@ -19,17 +18,13 @@ export interface Switchyard {
   close(): Promise<void>;
 }
 
-function createStore(config: Config): StateStore {
-  if (config.state.kind === 'file') return createFileStore({ file: config.state.file });
-  throw new SwitchyardError('SWY_CONFIG_INVALID', 'state.kubernetes is not supported yet; use state.file', { issues: [{ path: 'state.kubernetes', message: 'not supported yet' }] });
-}
 
 export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
   const { logger } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
-  const store = createStore(config);
+  const store = createFileStore({ file: config.state.file });
   const routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name) });
   const generation = new Gauge({ name: 'switchyard_routing_generation', help: 'Generation of the routing state in force', registers: [registry] });
   const activeGauge = new Gauge({ name: 'switchyard_routing_active', help: '1 for the cluster traffic goes to, 0 for the others', labelNames: ['cluster'], registers: [registry] });

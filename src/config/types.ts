@@ -86,9 +86,8 @@ export interface ProxyConfig {
 
 export interface AdminConfig { listen: ListenAddress; token: string | undefined; shutdownDelay: number }
 
-export type StateConfig =
-  | { kind: 'file'; file: string }
-  | { kind: 'kubernetes'; namespace: string; name: string; kubeconfig: string | undefined; context: string | undefined };
+/** Where the routing state lives. A Kubernetes state object (several instances) is planned; only the file exists today. */
+export type StateConfig = { kind: 'file'; file: string };
 
 export interface Config {
   zone: ZoneConfig;

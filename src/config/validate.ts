@@ -402,19 +402,9 @@ function readAdmin(v: unknown, token: string | undefined, issues: Issues): Admin
 function readState(v: unknown, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
   const r = mapping(v, 'state', issues, ['file', 'kubernetes']);
   if (!r) return undefined;
-  if (r.file !== undefined && r.kubernetes !== undefined) {
-    issues.push({ path: 'state', message: 'expected one of file or kubernetes, not both' });
-    return undefined;
-  }
   if (r.kubernetes !== undefined) {
-    const k = mapping(r.kubernetes, 'state.kubernetes', issues, ['namespace', 'name', 'kubeconfig', 'context']);
-    if (!k) return undefined;
-    const namespace = str(required(k, 'namespace', 'state.kubernetes', issues), 'state.kubernetes.namespace', issues);
-    const name = k.name === undefined ? 'switchyard' : str(k.name, 'state.kubernetes.name', issues);
-    const kubeconfig = k.kubeconfig === undefined ? undefined : str(k.kubeconfig, 'state.kubernetes.kubeconfig', issues);
-    const context = k.context === undefined ? undefined : str(k.context, 'state.kubernetes.context', issues);
-    if (!namespace || !name) return undefined;
-    return { kind: 'kubernetes', namespace, name, kubeconfig: kubeconfig && abs(kubeconfig), context };
+    issues.push({ path: 'state.kubernetes', message: 'is not supported yet (several instances sharing state through Kubernetes is planned); use state.file' });
+    return undefined;
   }
   const file = r.file === undefined ? './switchyard-state.json' : str(r.file, 'state.file', issues);
   return file ? { kind: 'file', file: abs(file) } : undefined;

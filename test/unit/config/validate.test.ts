@@ -60,6 +60,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['duplicate cluster', BASE.replace('name: west', 'name: east'), /^clusters\[1\]\.name: cluster east is listed twice/],
   ['bad listen', `${BASE}\ndns: { listen: ["localhost:53"] }\n`, /^dns\.listen\[0\]: expected HOST:PORT/],
   ['non-loopback admin without token', `${BASE}\nadmin: { listen: "0.0.0.0:9090" }\n`, /^admin\.listen: .*SWITCHYARD_ADMIN_TOKEN/],
+  ['kubernetes state not supported yet', `${BASE}\nstate: { kubernetes: { namespace: ops } }\n`, /^state\.kubernetes: is not supported yet/],
   ['proxy needs upstreams', `${BASE}\nproxy: { listen: "127.0.0.1:8080" }\n`, /^clusters\[0\]\.upstream: is required when proxy is configured/],
   ['missing env var', BASE.replace('127.0.0.3]', '"${WEST_ADDR}"]'), /^clusters\[1\]\.addresses\[0\]: environment variable WEST_ADDR is not set/],
   ['invalid yaml', 'zone: [', /^line \d+: /],
