@@ -2,3 +2,4 @@ export { createFailoverController, type FailoverController, type FailoverDeps, t
 export { decide, isStickyHold, restingState, type Decision, type PolicyInput } from './policy.ts';
 export { createStep, type StepDeps } from './steps/index.ts';
 export type { Step, StepContext, StepOutcome } from './step.ts';
+export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';

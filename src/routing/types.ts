@@ -36,7 +36,17 @@ export interface RoutingState {
   state: FailoverStateName;
   reason: string;        // why the state is what it is (held reason, suspect detail, ...)
   transition: Transition | null;   // the current or the last move
+  /** Present while the source of a move (the old primary) is known not to be fenced. */
+  unfenced?: UnfencedSource;
   updatedAt: string;
+}
+
+/** An old primary that could not be fenced (unreachable at the time); re-fenced when it answers. */
+export interface UnfencedSource {
+  cluster: string;
+  epoch: number;         // the move whose source it was
+  since: string;         // ISO time it was found unfenced
+  detail: string;
 }
 
 /** What the answering paths read: immutable, swapped whole on every change. */

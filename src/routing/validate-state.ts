@@ -31,6 +31,10 @@ export function stateProblem(v: unknown): string | undefined {
       }
     }
   }
+  if (v.unfenced !== undefined) {
+    const u = v.unfenced;
+    if (!isObj(u) || !isStr(u.cluster) || !isCount(u.epoch) || !isStr(u.since) || !isStr(u.detail)) return 'unfenced is malformed';
+  }
   return undefined;
 }
 
