@@ -17,7 +17,11 @@ export function initialState(primary: string, now: Date): RoutingState {
   return { version: 1, generation: 1, epoch: 0, active: primary, state: 'steady', reason: 'initial state: the first configured cluster is active', transition: null, updatedAt: now.toISOString() };
 }
 
-const toSnapshot = (s: RoutingState): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state });
+/** The target of the transition in progress, or null (at rest, held, or the move finished). */
+export const inProgressTarget = (s: RoutingState): string | null =>
+  (s.state === 'failing-over' || s.state === 'failing-back') && s.transition !== null && s.transition.finishedAt === undefined ? s.transition.to : null;
+
+const toSnapshot = (s: RoutingState): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state, retryTo: inProgressTarget(s) });
 
 /** Loads the stored state, or writes the initial one (first cluster active) when none exists. */
 export async function createRouting(deps: RoutingDeps): Promise<Routing> {

@@ -55,6 +55,12 @@ export interface RoutingSnapshot {
   readonly epoch: number;
   readonly active: string;
   readonly state: FailoverStateName;
+  /**
+   * The target of the transition in progress (state failing-over or failing-back, not finished),
+   * else null. The proxy retries a request that provably never reached the active upstream only
+   * to this cluster: never to any other, so never back to the source of a move.
+   */
+  readonly retryTo: string | null;
 }
 
 export interface RoutingSource {
