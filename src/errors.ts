@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   SWY_STATE_UNKNOWN_CLUSTER: 'the state names an active cluster that is not in the configuration',
   SWY_STATE_WRITE: 'the state could not be written',
   SWY_STATE_CONFLICT: 'the state changed underneath this writer (generation or resourceVersion mismatch)',
+  SWY_STATE_MISSING: 'the state file went missing (deleted while running: rewritten from memory; missing at start: restored from its copy)',
+  SWY_STATE_LOCKED: 'another switchyard holds the lock on this state file; a second serve on the same file refuses to start',
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: 'the admin listener is not on loopback and no admin token is set',
   SWY_ADMIN_UNAUTHORIZED: 'missing or wrong bearer token on a mutating admin call',

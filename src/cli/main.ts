@@ -1,4 +1,6 @@
-// The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration.
+// The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration;
+// `status` also 3 held, 4 active cluster down, 5 old primary unfenced, 6 state store failing
+// (the lowest that applies; every one that applies is printed on stderr).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
@@ -6,7 +8,7 @@ import { createLogger } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
 import type { StatusView } from '../admin/index.ts';
 import { AdminApiError, createAdminClient } from './admin-client.ts';
-import { formatStatus } from './format-status.ts';
+import { formatStatus, statusProblems } from './format-status.ts';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -87,7 +89,9 @@ async function status(args: string[], io: Out): Promise<number> {
   const values = parse(args, { ...adminOption, json: { type: 'boolean' } });
   const s = await adminClient(values).get<StatusView>('/v1/status');
   io.out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-  return 0;
+  const problems = statusProblems(s);
+  for (const p of problems) io.err(`switchyard status: ${p.what} (exit ${p.exit})`);
+  return problems[0]?.exit ?? 0;
 }
 
 async function move(kind: 'failover' | 'failback', args: string[], io: Out): Promise<number> {

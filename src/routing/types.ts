@@ -75,4 +75,34 @@ export interface StateStore {
   load(): Promise<RoutingState | null>;
   /** Writes `next` if the stored generation is still `expectedGeneration` (0: nothing stored). Throws SWY_STATE_CONFLICT / SWY_STATE_WRITE. */
   save(next: RoutingState, expectedGeneration: number): Promise<void>;
+  /** Is the stored state still the one in memory? Run periodically; never throws. */
+  check?(current: RoutingState): Promise<StoreCheck>;
+  /** Writes `current` whatever is stored (the stored state went missing). Throws SWY_STATE_WRITE. */
+  restore?(current: RoutingState): Promise<void>;
+  /** What load() had to do beyond reading (e.g. restored the state from its second copy); drained by the call. */
+  notices?(): StoreNotice[];
 }
+
+export type StoreCheck =
+  | { ok: true }
+  | { ok: false; problem: 'missing' | 'changed' | 'unreadable' | 'copy'; code: 'SWY_STATE_MISSING' | 'SWY_STATE_CONFLICT' | 'SWY_STATE_READ' | 'SWY_STATE_WRITE'; message: string };
+
+export interface StoreNotice { code: 'SWY_STATE_MISSING'; message: string }
+
+/** Whether the routing state is being written: shown in status, a metric, an alert and a notification. */
+export interface StoreStatus {
+  ok: boolean;
+  /** Why not, with its code (SWY_STATE_WRITE, SWY_STATE_MISSING, ...); null while ok. */
+  error: { code: string; message: string } | null;
+  /** Since when the current ok/failing status holds (ISO). */
+  since: string;
+  /** Last successful write (ISO), null before the first in this process. */
+  lastWriteAt: string | null;
+  /** Times the stored state was found missing and rewritten from memory (or restored from its copy at start). */
+  restores: number;
+}
+
+export type StoreEvent =
+  | { kind: 'failure'; code: string; message: string }
+  | { kind: 'recovered'; message: string }
+  | { kind: 'restored'; code: 'SWY_STATE_MISSING'; message: string };
