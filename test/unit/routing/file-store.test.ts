@@ -102,7 +102,7 @@ test('checkStore: a file deleted while running is rewritten from memory and repo
   const routing = await createRouting({ store: createFileStore({ file }), clusters: ['east', 'west'], onStoreEvent: (e) => events.push(e) });
   await routing.commit((s) => ({ ...s, active: 'west', epoch: 1, state: 'failed-over', reason: 'failed over' }));
   await routing.checkStore();
-  assert.deepEqual(events, []);
+  assert.equal(events.length, 0);
   unlinkSync(file);
   await routing.checkStore();
   assert.deepEqual(events.map((e) => e.kind), ['restored']);
