@@ -79,13 +79,19 @@ export function createStateLock(options: StateLockOptions): StateLock & { heartb
   let held = false;
   let timer: NodeJS.Timeout | undefined;
 
-  async function create(): Promise<boolean> {
+  /** true: created; false: it exists; 'unwritable': the filesystem is full or read-only. */
+  async function create(): Promise<boolean | 'unwritable'> {
+    let created = false;
     try {
       const fh = await open(path, 'wx', 0o600);
+      created = true;
       try { await fh.writeFile(`${mine}\n`); await fh.sync(); } finally { await fh.close(); }
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (created) await unlink(path).catch(() => {});
+      if (code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT') return 'unwritable';
       throw new SwitchyardError('SWY_STATE_LOCKED', `cannot create the state lock ${path}: ${(err as Error).message}`, { lock: path }, { cause: err });
     }
   }
@@ -136,7 +142,14 @@ export function createStateLock(options: StateLockOptions): StateLock & { heartb
     heartbeat,
     async acquire() {
       for (let i = 0; i < 3 && !held; i++) {
-        if (await create()) {
+        const made = await create();
+        if (made === 'unwritable') {
+          // Serving the stored state beats not answering at all; nothing can be written here
+          // (so a second instance cannot write either), and the first write reports the store failing.
+          options.onProblem?.(`cannot create the state lock ${path}: the filesystem is full or read-only; starting without the lock`);
+          return;
+        }
+        if (made) {
           // Two starts that both judged one stale lock could each remove the other's new one:
           // look again a moment later, and the one whose lock is gone loses.
           await new Promise((r) => setTimeout(r, 100));
