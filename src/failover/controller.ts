@@ -104,6 +104,16 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     };
   }
 
+  /** A running step's context, with the process its journal last recorded and a way to record the next. */
+  function runContext(t: Transition, step: Step, index: number, attempt: number, signal: AbortSignal): StepContext {
+    const previousProcess = t.journal.findLast((e) => e.index === index && e.process !== undefined)?.process;
+    return {
+      ...context(t, step, attempt, signal),
+      ...(previousProcess ? { previousProcess } : {}),
+      recordProcess: (process) => journal({ step: step.config.name, index, phase: 'running', attempt, process, detail: `pid ${process.pid} started` }).then(() => {}),
+    };
+  }
+
   /** Target health and every step's precheck, before anything moves. Returns the failures. */
   async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>): Promise<string[]> {
     const failures: string[] = [];
@@ -170,7 +180,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
         await journal({ step: name, index, phase: 'started', attempt });
         const started = now();
         try {
-          const outcome = await runWithTimeout((signal) => step.run(context(t, step, attempt, signal)), step.config.timeout, shutdown.signal, name);
+          const outcome = await runWithTimeout((signal) => step.run(runContext(t, step, index, attempt, signal)), step.config.timeout, shutdown.signal, name);
           stepSeconds.labels(name, 'done').observe((now() - started) / 1000);
           const detail = outcome?.detail;
           if (step.config.type === 'switch-traffic') {

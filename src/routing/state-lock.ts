@@ -35,11 +35,13 @@ function readOr(path: string, fallback: string | null): string | null {
   try { return readFileSync(path, 'utf8').trim(); } catch { return fallback; }
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null when there is no such process. */
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null when there is no such (live) process. */
 export function processStartTicks(pid: number): number | null {
   const text = readOr(`/proc/${pid}/stat`, null);
   if (text === null) return null;
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // A zombie (exited, not yet reaped: no init in a container) is gone.
+  if (fields[0] === 'Z' || fields[0] === 'X') return null;
   const ticks = Number(fields[19]);
   return Number.isFinite(ticks) ? ticks : null;
 }

@@ -3,7 +3,7 @@
 
 export type FailoverStateName = 'steady' | 'suspect' | 'precheck' | 'failing-over' | 'failed-over' | 'held' | 'failing-back';
 export type TransitionKind = 'failover' | 'switchover' | 'failback';
-export type JournalPhase = 'started' | 'done' | 'failed' | 'skipped';
+export type JournalPhase = 'started' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface JournalEntry {
   step: string;          // step name from config
@@ -13,7 +13,12 @@ export interface JournalEntry {
   at: string;            // ISO time
   error?: string;
   detail?: string;
+  /** phase running: the process a hook started (exec), so a resume after a crash never overlaps it. */
+  process?: ProcessIdentity;
 }
+
+/** A process, identified beyond its pid: start time in clock ticks since boot (/proc/<pid>/stat), boot id, host. */
+export interface ProcessIdentity { pid: number; startTicks: number | null; bootId: string | null; host: string }
 
 export interface Transition {
   epoch: number;

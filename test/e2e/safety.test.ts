@@ -239,3 +239,40 @@ test('an unfenced old primary in the state shows in /v1/status and switchyard st
   assert.match(r.stdout, /OLD PRIMARY UNFENCED: east/);
   assert.match(r.stderr, /the old primary east is NOT fenced .*\(exit 5\)/);
 });
+
+test('kill -9 of serve during a slow exec step: the resumed step waits for the earlier run, never two copies at once', { timeout: 90_000 }, async () => {
+  const h = await clusters();
+  const dir = dirFor();
+  const work = dirFor();
+  const script = join(work, 'slow-hook.sh');
+  // Records every start and end, and an overlap whenever a run starts while another is inside.
+  writeFileSync(script, `#!/bin/sh
+if ! mkdir "${work}/inside" 2>/dev/null; then echo "overlap $$" >> "${work}/overlaps"; fi
+echo "start $$" >> "${work}/runs"
+sleep 3
+echo "end $$" >> "${work}/runs"
+rmdir "${work}/inside"
+`, { mode: 0o755 });
+  const config = yaml(h, join(dir, 'state.json'), `failover:
+  cooldown: 0s
+  steps:
+    - exec: { name: slow-hook, command: ["${script}"], timeout: 20s, onFailure: hold }
+    - switch-traffic
+`);
+  const first = await startSwitchyard({ dir, config });
+  cleanups.push(() => first.stop());
+  await until('steady', first, async () => ((await status(first)).state === 'steady' ? true : undefined));
+  h.east.mode = 'fail';
+  await until('the hook started', first, async () => (existsSync(join(work, 'runs')) ? true : undefined));
+  await until('its pid journaled', first, async () => ((await status(first)).lastTransition?.journal.some((e) => e.step === 'slow-hook' && e.phase === 'running') ? true : undefined));
+  await first.kill();
+
+  const second = await startSwitchyard({ dir, config, ports: { dns: first.dnsPort, admin: first.adminPort } });
+  cleanups.push(() => second.stop());
+  const s = await until('failed over', second, async () => { const x = await status(second); return x.state === 'failed-over' ? x : undefined; }, 60_000);
+  assert.equal(s.active, 'west');
+  assert.match(second.logs(), /the run started before the restart \(pid \d+\) is still running; waiting/);
+  assert.equal(existsSync(join(work, 'overlaps')), false, `two runs overlapped: ${existsSync(join(work, 'overlaps')) ? readFileSync(join(work, 'overlaps'), 'utf8') : ''}`);
+  const runs = readFileSync(join(work, 'runs'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+  assert.deepEqual(runs, ['start', 'end', 'start', 'end'], 'the first run finished before the second began');
+});

@@ -4,6 +4,9 @@
 // then SIGKILL after a grace), and whatever it left running when it exits is killed too. The
 // last 64 KiB of stdout and of stderr go to the log.
 //
+// A run a crash left behind (its pid journaled, still alive) is waited for, then ended, before the
+// step runs again: two runs of one hook never overlap.
+//
 // The step enforces config.timeout itself as well as honouring ctx.signal, so it is bounded
 // even when called outside the controller. Hooks must be idempotent: they receive
 // SWITCHYARD_IDEMPOTENCY_KEY, stable across retries and restarts.
@@ -14,6 +17,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { StepConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { ownerAlive, ownerOf, type ProcessIdentity } from '../../routing/index.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
 
 export type ExecConfig = Extract<StepConfig, { type: 'exec' }>;
@@ -184,6 +188,39 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
   });
 }
 
+const POLL_MS = 100;
+
+/**
+ * A run of this step that a crash left behind (the journal recorded it, the process is still the
+ * same one): wait for it to exit, up to the step's timeout, then end its process group (SIGTERM,
+ * SIGKILL after the grace), so that two runs of one hook never overlap.
+ */
+async function endPrevious(prev: ProcessIdentity, what: string, timeoutMs: number, killGraceMs: number, ctx: StepContext): Promise<void> {
+  if (ownerAlive(prev) !== true) return;
+  ctx.logger.warn({ pid: prev.pid, timeoutMs }, `${what}: the run started before the restart (pid ${prev.pid}) is still running; waiting up to ${timeoutMs} ms for it before running again`);
+  const started = Date.now();
+  const waitGone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (ownerAlive(prev) === true && Date.now() < until) {
+      ctx.signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return ownerAlive(prev) !== true;
+  };
+  if (await waitGone(timeoutMs)) {
+    ctx.logger.info({ pid: prev.pid, waitedMs: Date.now() - started }, `${what}: the earlier run (pid ${prev.pid}) finished; running again`);
+    return;
+  }
+  const signalGroup = (sig: NodeJS.Signals) => { try { process.kill(-prev.pid, sig); } catch { /* gone */ } };
+  ctx.logger.error({ pid: prev.pid }, `${what}: the earlier run (pid ${prev.pid}) outlived the step timeout; ending its process group`);
+  signalGroup('SIGTERM');
+  if (await waitGone(killGraceMs)) return;
+  signalGroup('SIGKILL');
+  if (!(await waitGone(killGraceMs))) {
+    throw new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what}: the earlier run (pid ${prev.pid}) could not be ended; not starting a second one beside it`, { pid: prev.pid });
+  }
+}
+
 export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
   const killGraceMs = deps.killGraceMs ?? 5000;
   const command = config.command[0];
@@ -194,8 +231,19 @@ export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
     return { detail: `will run ${found}` };
   }
 
-  function run(ctx: StepContext): Promise<StepOutcome> {
-    return runProcess({ what: `exec step ${config.name}`, command: config.command, env: execEnvironment(config, ctx, deps.env), timeout: config.timeout, killGraceMs }, { signal: ctx.signal, logger: ctx.logger });
+  async function run(ctx: StepContext): Promise<StepOutcome> {
+    if (ctx.previousProcess) await endPrevious(ctx.previousProcess, `exec step ${config.name}`, config.timeout, killGraceMs, ctx);
+    let recorded: Promise<void> = Promise.resolve();
+    const outcome = await runProcess({ what: `exec step ${config.name}`, command: config.command, env: execEnvironment(config, ctx, deps.env), timeout: config.timeout, killGraceMs }, {
+      signal: ctx.signal,
+      logger: ctx.logger,
+      onSpawn: (pid) => {
+        if (!ctx.recordProcess) return;
+        recorded = ctx.recordProcess(ownerOf(pid)).catch((err) => ctx.logger.error({ pid, err: String(err) }, `exec step ${config.name}: could not journal pid ${pid}; a resume after a crash could not wait for it`));
+      },
+    });
+    await recorded;
+    return outcome;
   }
 
   return { config, precheck, run };
