@@ -2,7 +2,7 @@
 // `status` also 3 held, 4 active cluster down, 5 old primary unfenced, 6 state store failing
 // (the lowest that applies; every one that applies is printed on stderr).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
+import { checkEnvironment, cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
@@ -47,6 +47,11 @@ async function serve(args: string[], io: Out): Promise<number> {
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'serve needs --config FILE');
   const config = await loadConfig(values.config);
   const logger = createLogger({ level: config.log.level });
+  const machine = await checkEnvironment(config, process.env);
+  for (const w of machine.warnings) logger.warn({ path: w.path }, `configuration warning: ${w.path}: ${w.message}`);
+  if (machine.errors.length > 0) {
+    throw new SwitchyardError('SWY_CONFIG_INVALID', `configuration has ${machine.errors.length} error(s) on this machine`, { issues: machine.errors });
+  }
   let app;
   try {
     app = await startSwitchyard(config, { logger, env: process.env });
@@ -81,6 +86,13 @@ async function validate(args: string[], io: Out): Promise<number> {
   const values = parse(args, { config: { type: 'string', short: 'c' } });
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'validate needs --config FILE');
   const config = await loadConfig(values.config);
+  // What serve would refuse at start, on this machine.
+  const machine = await checkEnvironment(config, process.env);
+  for (const w of machine.warnings) io.err(`warning ${w.path}: ${w.message}`);
+  if (machine.errors.length > 0) {
+    for (const e of machine.errors) io.err(`SWY_CONFIG_INVALID ${e.path}: ${e.message}`);
+    return 2;
+  }
   io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))`);
   return 0;
 }

@@ -276,3 +276,47 @@ rmdir "${work}/inside"
   const runs = readFileSync(join(work, 'runs'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
   assert.deepEqual(runs, ['start', 'end', 'start', 'end'], 'the first run finished before the second began');
 });
+
+test('validate reports what serve would refuse at start: unreadable CA file and kubeconfig, missing exec commands (steps and notify)', { timeout: 60_000 }, async () => {
+  const dir = dirFor();
+  const file = join(dir, 'bad.yaml');
+  const config = `
+zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
+hostnames: [app.example.com]
+clusters:
+  - name: east
+    addresses: [127.0.0.2]
+    probes: [{ https: { url: "https://127.0.0.2:1/h", ca: ./no-such-ca.pem } }]
+    kubernetes: { kubeconfig: ./no-such.kubeconfig, context: east }
+  - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "http://127.0.0.3:1/h" } }] }
+failover:
+  steps:
+    - exec: { name: prepare, command: [/opt/nowhere/prepare], onFailure: hold }
+    - switch-traffic
+    - exec: { name: page, command: [no-such-pager-binary] }
+notify:
+  - exec: { command: [/opt/nowhere/notify] }
+dns: { listen: ["127.0.0.1:5353"] }
+state: { file: ${join(dir, 'state.json')} }
+`;
+  writeFileSync(file, config);
+  const r = await runCli(['validate', '--config', file]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^SWY_CONFIG_INVALID clusters\[0\]\.probes\[0\]\.https\.ca: cannot read the CA file: ENOENT/m);
+  assert.match(r.stderr, /^SWY_CONFIG_INVALID clusters\[0\]\.kubernetes\.kubeconfig: cannot read the kubeconfig: ENOENT/m);
+  assert.match(r.stderr, /^SWY_CONFIG_INVALID failover\.steps\[0\]\.exec\.command\[0\]: command \/opt\/nowhere\/prepare does not exist/m);
+  assert.match(r.stderr, /^warning failover\.steps\[2\]\.exec\.command\[0\]: command no-such-pager-binary does not exist .*would not block a failover/m);
+  assert.match(r.stderr, /^warning notify\[0\]\.exec\.command\[0\]: command \/opt\/nowhere\/notify does not exist/m);
+
+  const s = await runCli(['serve', '--config', file]);
+  assert.equal(s.code, 2, 'serve refuses the same configuration');
+  assert.match(s.stderr, /SWY_CONFIG_INVALID failover\.steps\[0\]\.exec\.command\[0\]/);
+
+  // Only the warnings left: valid.
+  writeFileSync(join(dir, 'no-such-ca.pem'), 'not checked for PEM here');
+  writeFileSync(join(dir, 'no-such.kubeconfig'), 'apiVersion: v1');
+  writeFileSync(file, config.replace('/opt/nowhere/prepare', '/bin/true'));
+  const ok = await runCli(['validate', '--config', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /^warning notify\[0\]/m);
+});

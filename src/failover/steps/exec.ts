@@ -11,10 +11,7 @@
 // even when called outside the controller. Hooks must be idempotent: they receive
 // SWITCHYARD_IDEMPOTENCY_KEY, stable across retries and restarts.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import type { StepConfig } from '../../config/index.ts';
+import { findExecutable, type StepConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { ownerAlive, ownerOf, type ProcessIdentity } from '../../routing/index.ts';
@@ -70,17 +67,6 @@ export function execEnvironment(config: ExecConfig, ctx: StepContext, base: Reco
   return env;
 }
 
-/** The executable `command` resolves to (PATH lookup for a bare name), or undefined when there is none. */
-async function findExecutable(command: string, env: Record<string, string>): Promise<string | undefined> {
-  const candidates = command.includes('/') ? [isAbsolute(command) ? command : resolve(command)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      return c;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 /** One run of a command: what the failover step and the notify list's exec entries share. */
 export interface ProcessSpec {
