@@ -81,8 +81,10 @@ test('a hold with both clusters down reaches the notify webhook, and switchyard 
   cleanups.push(() => sy.stop());
   await until('east healthy', sy, async () => ((await status(sy)).state === 'steady' ? true : undefined));
 
-  h.east.mode = 'fail';
+  // west (the passive) first, so the hold is the policy's "no healthy cluster", not a precheck's.
   h.west.mode = 'fail';
+  await until('west down', sy, async () => ((await (await fetch(`${sy.adminUrl}/v1/status`)).json() as { clusters: Array<{ name: string; healthy: boolean | null }> }).clusters.find((c) => c.name === 'west')?.healthy === false ? true : undefined));
+  h.east.mode = 'fail';
   await until('held', sy, async () => ((await status(sy)).state === 'held' ? true : undefined));
   const body = await until('the hold notification', sy, async () => hook.bodies.find((b) => String(b.text).includes('failover held')));
   assert.match(String(body.text), /east is down.*no healthy cluster to fail over to/);
