@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   SWY_STATE_UNKNOWN_CLUSTER: 'the state names an active cluster that is not in the configuration',
   SWY_STATE_WRITE: 'the state could not be written',
   SWY_STATE_CONFLICT: 'the state changed underneath this writer (generation or resourceVersion mismatch)',
+  SWY_STATE_MISSING: 'the state file went missing (deleted while running: rewritten from memory; missing at start: restored from its copy)',
+  SWY_STATE_LOCKED: 'another switchyard holds the lock on this state file; a second serve on the same file refuses to start',
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: 'the admin listener is not on loopback and no admin token is set',
   SWY_ADMIN_UNAUTHORIZED: 'missing or wrong bearer token on a mutating admin call',
@@ -66,11 +68,11 @@ export const ERROR_CODES = {
   SWY_FAILOVER_EXEC_FAILED: 'an exec step could not start, exited non-zero, or was killed on its timeout',
   SWY_FAILOVER_WEBHOOK_FAILED: 'a webhook request failed or got a non-2xx answer',
   // --- proxy ---
-  SWY_PROXY_UPSTREAM_UNREACHABLE: 'the proxy could not connect to the upstream (refused, unreachable); 502, retried on the next healthy cluster',
-  SWY_PROXY_CONNECT_TIMEOUT: 'connecting to the upstream took longer than proxy.timeouts.connect; 504, retried on the next healthy cluster',
+  SWY_PROXY_UPSTREAM_UNREACHABLE: 'the proxy could not connect to the upstream (refused, unreachable); 502, retried only on the target of a transition in progress',
+  SWY_PROXY_CONNECT_TIMEOUT: 'connecting to the upstream took longer than proxy.timeouts.connect; 504, retried only on the target of a transition in progress',
   SWY_PROXY_HEADERS_TIMEOUT: 'the upstream sent no response headers within proxy.timeouts.headers; 504',
   SWY_PROXY_IDLE_TIMEOUT: 'the upstream response body stalled for longer than proxy.timeouts.idle; the response is aborted',
-  SWY_PROXY_UPSTREAM_RESET: 'the upstream closed or reset the connection before a complete response; 502 (idempotent requests retried once)',
+  SWY_PROXY_UPSTREAM_RESET: 'the upstream closed or reset the connection before a complete response; 502 (retried only when the request was never written)',
   SWY_PROXY_UPSTREAM_ERROR: 'the upstream sent an invalid response; 502',
   SWY_PROXY_NO_UPSTREAM: 'the active cluster has no upstream in the proxy; 503',
   SWY_PROXY_MISDIRECTED: 'an absolute-form request target names a host this proxy does not serve (not an open proxy); 421',

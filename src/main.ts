@@ -1,14 +1,14 @@
 // The composition root: builds every part from the configuration and wires them together.
 // No other module creates long-lived objects on its own.
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { ClusterConfig, Config } from './config/index.ts';
 import type { Logger } from './log.ts';
-import { createFileStore, createRouting } from './routing/index.ts';
+import { createFileStore, createRouting, createStateLock, type StoreEvent } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
-import { createFailoverController, createStep } from './failover/index.ts';
+import { createFailoverController, createNotifier, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 
 export interface Switchyard {
@@ -19,13 +19,56 @@ export interface Switchyard {
 }
 
 
+/** How often the state file is checked (still there, still ours) and, while writes fail, rewritten. */
+const STORE_CHECK_MS = 5000;
+
 export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
   const { logger } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
+  // People are told (holds, completed moves, an unfenced old primary, store failures); never blocking.
+  const notifier = createNotifier({ notify: config.notify }, { logger, registry, env: deps.env });
+  const storeHealthy = new Gauge({ name: 'switchyard_routing_store_healthy', help: '1 while the routing state is being written, 0 after a failed write (or a state file changed underneath): alert on 0', registers: [registry] });
+  const storeFailures = new Counter({ name: 'switchyard_routing_store_failures_total', help: 'Times the routing state store started failing (write failed, file changed underneath)', registers: [registry] });
+  const storeRestores = new Counter({ name: 'switchyard_routing_store_restores_total', help: 'Times the state file was found missing and rewritten from memory (or restored from its copy at start): alert on any', registers: [registry] });
+  storeHealthy.set(1);
+  const onStoreEvent = (e: StoreEvent) => {
+    if (e.kind === 'failure') {
+      storeHealthy.set(0);
+      storeFailures.inc();
+      logger.error({ code: e.code, store: config.state.file }, `routing state store failing: ${e.message}`);
+      notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
+    } else if (e.kind === 'recovered') {
+      storeHealthy.set(1);
+      logger.warn({ store: config.state.file }, e.message);
+      notifier.notify({ kind: 'store-recovered', severity: 'info', summary: e.message });
+    } else {
+      storeRestores.inc();
+      logger.error({ code: e.code, store: config.state.file }, e.message);
+      notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
+    }
+  };
+
+  // One serve per state file: a second one would answer differently for ever.
+  const lock = createStateLock({
+    file: config.state.file,
+    onProblem: (message) => {
+      logger.error({ store: config.state.file }, message);
+      if (!message.startsWith('took over')) notifier.notify({ kind: 'store-failure', severity: 'critical', code: 'SWY_STATE_LOCKED', summary: message });
+    },
+  });
+  await lock.acquire();
   const store = createFileStore({ file: config.state.file });
-  const routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name) });
+  let routing;
+  try {
+    routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name), onStoreEvent });
+  } catch (err) {
+    await lock.release();
+    await notifier.close(0);
+    throw err;
+  }
+  routing.startChecks(STORE_CHECK_MS);
   const generation = new Gauge({ name: 'switchyard_routing_generation', help: 'Generation of the routing state in force', registers: [registry] });
   const activeGauge = new Gauge({ name: 'switchyard_routing_active', help: '1 for the cluster traffic goes to, 0 for the others', labelNames: ['cluster'], registers: [registry] });
   const showRouting = () => {
@@ -53,6 +96,7 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     }),
     logger,
     registry,
+    notify: notifier,
   });
   const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
 
@@ -65,13 +109,17 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), config, health.clusters()),
+    status: () => buildStatus(routing.state(), config, health.clusters(), { ...routing.storeStatus(), description: store.description }),
     ready: () => ready,
     actions: controller,
   });
 
   // Started in order, closed in reverse: answers first, then the probes that feed the controller.
-  const started: Array<{ name: string; close: () => Promise<void> }> = [];
+  const started: Array<{ name: string; close: () => Promise<void> }> = [
+    { name: 'state lock', close: () => lock.release() },
+    { name: 'state store checks', close: async () => routing.stopChecks() },
+    { name: 'notifications', close: () => notifier.close() },
+  ];
   try {
     await dns.start();
     started.push({ name: 'dns', close: () => dns.close() });

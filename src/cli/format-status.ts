@@ -3,10 +3,27 @@ import type { StatusView } from '../admin/index.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s.padEnd(n));
 
+/** `switchyard status` exit codes beyond 0 (all fine), 1 (cannot ask) and 2 (usage): documented in README and docs/runbook.md. */
+export const STATUS_EXIT = { held: 3, activeDown: 4, unfenced: 5, storeFailing: 6 } as const;
+
+/** What is wrong, in exit-code order (the lowest code first). Pure. */
+export function statusProblems(s: StatusView): Array<{ exit: number; what: string }> {
+  const out: Array<{ exit: number; what: string }> = [];
+  if (s.state === 'held') out.push({ exit: STATUS_EXIT.held, what: `held: ${s.reason}` });
+  const active = s.clusters.find((c) => c.name === s.active);
+  if (active?.healthy === false) out.push({ exit: STATUS_EXIT.activeDown, what: `the active cluster ${s.active} is down` });
+  if (s.unfenced) out.push({ exit: STATUS_EXIT.unfenced, what: `the old primary ${s.unfenced.cluster} is NOT fenced since ${s.unfenced.since} (epoch ${s.unfenced.epoch}): ${s.unfenced.detail}` });
+  if (s.store && !s.store.ok) out.push({ exit: STATUS_EXIT.storeFailing, what: `the state store is failing since ${s.store.since}: ${s.store.error?.code ?? ''} ${s.store.error?.message ?? ''}`.trim() });
+  return out;
+}
+
 export function formatStatus(s: StatusView): string {
   const lines: string[] = [];
   lines.push(`active: ${s.active}${s.active === s.preferred ? ' (preferred)' : ` (preferred is ${s.preferred})`}   state: ${s.state}   generation ${s.generation}   epoch ${s.epoch}   automatic failover: ${s.automatic ? 'on' : 'off'}`);
   if (s.reason) lines.push(`reason: ${s.reason}`);
+  if (s.unfenced) lines.push(`OLD PRIMARY UNFENCED: ${s.unfenced.cluster} since ${s.unfenced.since} (epoch ${s.unfenced.epoch}): ${s.unfenced.detail}`);
+  if (s.store && !s.store.ok) lines.push(`STATE STORE FAILING (${s.store.description}) since ${s.store.since}: ${s.store.error?.code ?? ''} ${s.store.error?.message ?? ''}`);
+  else if (s.store && s.store.restores > 0) lines.push(`state store: ${s.store.description}; the state file was restored ${s.store.restores} time(s) since start (see the log)`);
   lines.push('');
   lines.push(`${pad('CLUSTER', 12)}${pad('HEALTH', 10)}${pad('ADDRESSES', 28)}PROBES`);
   for (const c of s.clusters) {

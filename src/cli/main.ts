@@ -1,12 +1,14 @@
-// The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration.
+// The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration;
+// `status` also 3 held, 4 active cluster down, 5 old primary unfenced, 6 state store failing
+// (the lowest that applies; every one that applies is printed on stderr).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
+import { checkEnvironment, cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
 import type { StatusView } from '../admin/index.ts';
 import { AdminApiError, createAdminClient } from './admin-client.ts';
-import { formatStatus } from './format-status.ts';
+import { formatStatus, statusProblems } from './format-status.ts';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -45,6 +47,11 @@ async function serve(args: string[], io: Out): Promise<number> {
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'serve needs --config FILE');
   const config = await loadConfig(values.config);
   const logger = createLogger({ level: config.log.level });
+  const machine = await checkEnvironment(config, process.env);
+  for (const w of machine.warnings) logger.warn({ path: w.path }, `configuration warning: ${w.path}: ${w.message}`);
+  if (machine.errors.length > 0) {
+    throw new SwitchyardError('SWY_CONFIG_INVALID', `configuration has ${machine.errors.length} error(s) on this machine`, { issues: machine.errors });
+  }
   let app;
   try {
     app = await startSwitchyard(config, { logger, env: process.env });
@@ -79,6 +86,13 @@ async function validate(args: string[], io: Out): Promise<number> {
   const values = parse(args, { config: { type: 'string', short: 'c' } });
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'validate needs --config FILE');
   const config = await loadConfig(values.config);
+  // What serve would refuse at start, on this machine.
+  const machine = await checkEnvironment(config, process.env);
+  for (const w of machine.warnings) io.err(`warning ${w.path}: ${w.message}`);
+  if (machine.errors.length > 0) {
+    for (const e of machine.errors) io.err(`SWY_CONFIG_INVALID ${e.path}: ${e.message}`);
+    return 2;
+  }
   io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))`);
   return 0;
 }
@@ -87,7 +101,9 @@ async function status(args: string[], io: Out): Promise<number> {
   const values = parse(args, { ...adminOption, json: { type: 'boolean' } });
   const s = await adminClient(values).get<StatusView>('/v1/status');
   io.out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-  return 0;
+  const problems = statusProblems(s);
+  for (const p of problems) io.err(`switchyard status: ${p.what} (exit ${p.exit})`);
+  return problems[0]?.exit ?? 0;
 }
 
 async function move(kind: 'failover' | 'failback', args: string[], io: Out): Promise<number> {

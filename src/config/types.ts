@@ -67,6 +67,13 @@ export type StepConfig = StepCommon & (
 );
 export type StepType = StepConfig['type'];
 
+/** One entry of `notify:`: told about holds, completed moves, an unfenced old primary, store failures; never blocking. */
+interface NotifyCommon { name: string; timeout: number; retries: number; backoff: number }
+export type NotifyConfig = NotifyCommon & (
+  | ({ type: 'webhook' } & Pick<Extract<StepConfig, { type: 'webhook' }>, 'url' | 'secret' | 'format' | 'routingKey' | 'headers'>)
+  | ({ type: 'exec' } & Pick<Extract<StepConfig, { type: 'exec' }>, 'command' | 'env'>)
+);
+
 export interface FailoverConfig { automatic: boolean; cooldown: number; steps: StepConfig[] }
 
 export interface DnsConfig {
@@ -95,6 +102,7 @@ export interface Config {
   clusters: ClusterConfig[];
   health: HealthConfig;
   failover: FailoverConfig;
+  notify: NotifyConfig[];
   dns: DnsConfig;
   proxy: ProxyConfig | undefined;
   admin: AdminConfig;

@@ -3,7 +3,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type {
   AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
-  ListenAddress, NameserverConfig, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
+  ListenAddress, NameserverConfig, NotifyConfig, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
 } from './types.ts';
 import {
   bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
@@ -14,13 +14,17 @@ const DAY = 86_400_000;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'exec', 'webhook'] as const;
 const STEP_COMMON = ['name', 'timeout', 'retries', 'backoff', 'onFailure'] as const;
+const NOTIFY_TYPES = ['webhook', 'exec'] as const;
+const NOTIFY_COMMON = ['name', 'timeout', 'retries', 'backoff'] as const;
+const NOTIFY_EXEC = ['command', 'env'] as const;
+const NOTIFY_WEBHOOK = ['url', 'secret', 'format', 'routingKey', 'headers'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export interface ValidateOptions { baseDir: string; adminToken: string | undefined }
 
 export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: Config; issues: Issues } {
   const issues: Issues = [];
-  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'dns', 'proxy', 'admin', 'state', 'log']);
+  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'dns', 'proxy', 'admin', 'state', 'log']);
   if (!root) return { issues };
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
 
@@ -29,6 +33,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const clusters = readClusters(required(root, 'clusters', '', issues), issues, abs);
   const health = readHealth(root.health ?? {}, issues);
   const failover = readFailover(root.failover ?? {}, clusters, issues);
+  const notify = root.notify === undefined || root.notify === null ? [] : readNotify(root.notify, issues);
   const dns = readDns(root.dns ?? {}, issues);
   const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, hostnames, issues);
   const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
@@ -36,11 +41,11 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const logRec = mapping(root.log ?? {}, 'log', issues, ['level']);
   const level = logRec?.level === undefined ? 'info' : oneOf(logRec.level, 'log.level', issues, LOG_LEVELS);
 
-  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !dns || !admin || !state || !level) {
+  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !notify || !dns || !admin || !state || !level) {
     if (issues.length === 0) issues.push({ path: '(root)', message: 'invalid configuration' });
     return { issues };
   }
-  return { config: { zone, hostnames, clusters, health, failover, dns, proxy, admin, state, log: { level } }, issues };
+  return { config: { zone, hostnames, clusters, health, failover, notify, dns, proxy, admin, state, log: { level } }, issues };
 }
 
 function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
@@ -326,22 +331,73 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
       return { ...common, type, maxLagBytes, maxLagSeconds };
     }
     case 'exec': {
-      const argv = (list(required(r, 'command', p, issues), join(p, 'command'), issues, 1) ?? []).map((a, i) => str(a, join(join(p, 'command'), i), issues));
-      const env = r.env === undefined ? {} : stringMap(r.env, join(p, 'env'), issues);
-      if (argv.length === 0 || argv.some((a) => a === undefined) || !env) return undefined;
-      return { ...common, type, command: argv as string[], env };
+      const opts = readExecOptions(r, p, issues);
+      return opts && { ...common, type, ...opts };
     }
     default: {
-      const url = httpUrl(required(r, 'url', p, issues), join(p, 'url'), issues);
-      const secret = r.secret === undefined ? undefined : str(r.secret, join(p, 'secret'), issues);
-      const format = r.format === undefined ? 'json' : oneOf(r.format, join(p, 'format'), issues, ['json', 'slack', 'pagerduty'] as const);
-      const routingKey = r.routingKey === undefined ? undefined : str(r.routingKey, join(p, 'routingKey'), issues);
-      if (format === 'pagerduty' && routingKey === undefined) issues.push({ path: join(p, 'routingKey'), message: 'is required with format: pagerduty' });
-      const headers = r.headers === undefined ? {} : stringMap(r.headers, join(p, 'headers'), issues);
-      if (!url || !format || !headers) return undefined;
-      return { ...common, type: 'webhook', url, secret, format, routingKey, headers };
+      const opts = readWebhookOptions(r, p, issues);
+      return opts && { ...common, type: 'webhook', ...opts };
     }
   }
+}
+
+type ExecOptions = Pick<Extract<StepConfig, { type: 'exec' }>, 'command' | 'env'>;
+type WebhookOptions = Pick<Extract<StepConfig, { type: 'webhook' }>, 'url' | 'secret' | 'format' | 'routingKey' | 'headers'>;
+
+/** The options of an exec step or notify entry (already checked against the known keys). */
+function readExecOptions(r: Record<string, unknown>, p: string, issues: Issues): ExecOptions | undefined {
+  const argv = (list(required(r, 'command', p, issues), join(p, 'command'), issues, 1) ?? []).map((a, i) => str(a, join(join(p, 'command'), i), issues));
+  const env = r.env === undefined ? {} : stringMap(r.env, join(p, 'env'), issues);
+  if (argv.length === 0 || argv.some((a) => a === undefined) || !env) return undefined;
+  return { command: argv as string[], env };
+}
+
+/** The options of a webhook step or notify entry (already checked against the known keys). */
+function readWebhookOptions(r: Record<string, unknown>, p: string, issues: Issues): WebhookOptions | undefined {
+  const url = httpUrl(required(r, 'url', p, issues), join(p, 'url'), issues);
+  const secret = r.secret === undefined ? undefined : str(r.secret, join(p, 'secret'), issues);
+  const format = r.format === undefined ? 'json' : oneOf(r.format, join(p, 'format'), issues, ['json', 'slack', 'pagerduty'] as const);
+  const routingKey = r.routingKey === undefined ? undefined : str(r.routingKey, join(p, 'routingKey'), issues);
+  if (format === 'pagerduty' && routingKey === undefined) issues.push({ path: join(p, 'routingKey'), message: 'is required with format: pagerduty' });
+  const headers = r.headers === undefined ? {} : stringMap(r.headers, join(p, 'headers'), issues);
+  if (!url || !format || !headers) return undefined;
+  return { url, secret, format, routingKey, headers };
+}
+
+/** `notify:` (people are told, never blocking): a list of `- webhook: {...}` or `- exec: {...}`. */
+function readNotify(v: unknown, issues: Issues): NotifyConfig[] | undefined {
+  const items = list(v, 'notify', issues) ?? [];
+  const out: NotifyConfig[] = [];
+  items.forEach((item, i) => {
+    const path = join('notify', i);
+    const rec = mapping(item, path, issues, NOTIFY_TYPES);
+    if (!rec) return;
+    const keys = Object.keys(rec);
+    if (keys.length !== 1) {
+      issues.push({ path, message: `expected exactly one of ${NOTIFY_TYPES.join(', ')}, got ${keys.length}` });
+      return;
+    }
+    const type = keys[0];
+    if (!(NOTIFY_TYPES as readonly string[]).includes(type)) return;
+    const p = join(path, type);
+    const r = type === 'exec' ? mapping(rec[type] ?? {}, p, issues, [...NOTIFY_COMMON, ...NOTIFY_EXEC]) : mapping(rec[type] ?? {}, p, issues, [...NOTIFY_COMMON, ...NOTIFY_WEBHOOK]);
+    if (!r) return;
+    const name = r.name === undefined ? `${type}-${i}` : str(r.name, join(p, 'name'), issues, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a lower-case name (a-z, 0-9, -)' });
+    if (name && out.some((n) => n.name === name)) issues.push({ path: join(p, 'name'), message: `notify name ${name} is used twice; set a distinct name` });
+    const timeout = r.timeout === undefined ? 10_000 : duration(r.timeout, join(p, 'timeout'), issues, 10, 3_600_000);
+    const retries = r.retries === undefined ? 5 : int(r.retries, join(p, 'retries'), issues, 0, 100);
+    const backoff = r.backoff === undefined ? 1000 : duration(r.backoff, join(p, 'backoff'), issues, 0, 3_600_000);
+    if (!name || timeout === undefined || retries === undefined || backoff === undefined) return;
+    const common = { name, timeout, retries, backoff };
+    if (type === 'exec') {
+      const opts = readExecOptions(r, p, issues);
+      if (opts) out.push({ ...common, type: 'exec', ...opts });
+    } else {
+      const opts = readWebhookOptions(r, p, issues);
+      if (opts) out.push({ ...common, type: 'webhook', ...opts });
+    }
+  });
+  return out.length === items.length ? out : undefined;
 }
 
 function readDns(v: unknown, issues: Issues): DnsConfig | undefined {

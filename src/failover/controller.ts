@@ -10,6 +10,7 @@ import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition
 import { decide, isStickyHold, restingState } from './policy.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
+import type { Notifier } from './notifier.ts';
 import type { Step, StepContext } from './step.ts';
 
 export interface MoveRequest { to?: string; reason: string; force: boolean }
@@ -35,11 +36,15 @@ export interface FailoverDeps {
   createStep: (config: Exclude<StepConfig, { type: 'switch-traffic' }>) => Step;
   logger: Logger;
   registry: Registry;
+  /** The notify list: told about holds and completed moves; never blocks. */
+  notify?: Notifier;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 const PRECHECK_RETRY_MS = 5000;
+/** Steps that only tell someone: their failing precheck is reported but never blocks a move. */
+const isNotification = (c: StepConfig): boolean => (c.type === 'webhook' || c.type === 'exec') && c.onFailure === 'continue';
 const EVALUATE_EVERY_MS = 1000;
 const STATES: FailoverStateName[] = ['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back'];
 
@@ -68,9 +73,12 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const transitions = new Counter({ name: 'switchyard_failover_transitions_total', help: 'Transitions by kind and outcome', labelNames: ['kind', 'outcome'], registers: [deps.registry] });
   const stepSeconds = new Histogram({ name: 'switchyard_failover_step_duration_seconds', help: 'Duration of each step attempt', labelNames: ['step', 'result'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [deps.registry] });
   const precheckFailures = new Counter({ name: 'switchyard_failover_precheck_failures_total', help: 'Prechecks that failed and blocked a move', labelNames: ['check'], registers: [deps.registry] });
+  const precheckWarnings = new Counter({ name: 'switchyard_failover_precheck_warnings_total', help: 'Prechecks of notification steps (webhook, or exec with onFailure: continue) that failed; reported, never blocking', labelNames: ['check'], registers: [deps.registry] });
   const lastTransitionTime = new Gauge({ name: 'switchyard_failover_last_transition_timestamp_seconds', help: 'When the last transition finished (completed or held)', registers: [deps.registry] });
+  let heldNotified: string | null = routing.state().state === 'held' ? 'restarted while held' : null;
   const showState = () => {
     const s = routing.state();
+    if (s.state !== 'held' && s.state !== 'precheck') heldNotified = null;
     for (const name of STATES) stateGauge.labels(name).set(s.state === name ? 1 : 0);
     heldGauge.set(s.state === 'held' ? 1 : 0);
   };
@@ -96,6 +104,16 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     };
   }
 
+  /** A running step's context, with the process its journal last recorded and a way to record the next. */
+  function runContext(t: Transition, step: Step, index: number, attempt: number, signal: AbortSignal): StepContext {
+    const previousProcess = t.journal.findLast((e) => e.index === index && e.process !== undefined)?.process;
+    return {
+      ...context(t, step, attempt, signal),
+      ...(previousProcess ? { previousProcess } : {}),
+      recordProcess: (process) => journal({ step: step.config.name, index, phase: 'running', attempt, process, detail: `pid ${process.pid} started` }).then(() => {}),
+    };
+  }
+
   /** Target health and every step's precheck, before anything moves. Returns the failures. */
   async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>): Promise<string[]> {
     const failures: string[] = [];
@@ -109,12 +127,26 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       try {
         await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, shutdown.signal, step.config.name);
       } catch (err) {
+        if (isNotification(step.config)) {
+          // A notification must never block a failover: reported, and the move goes on.
+          precheckWarnings.labels(step.config.name).inc();
+          log.error({ step: step.config.name, err: describeError(err), to: t.to }, `precheck of notification step ${step.config.name} failed (not blocking: ${step.config.type} with onFailure: continue): ${describeError(err)}`);
+          continue;
+        }
         failures.push(`${step.config.name}: ${describeError(err)}`);
         precheckFailures.labels(step.config.name).inc();
       }
     }
     return failures;
   }
+
+  /** Tells the notify list about a hold once per code, until the state leaves held (a precheck retry does not count). */
+  const tell = (reason: string, code: string) => {
+    const s = routing.state();
+    if (s.state !== 'held' || heldNotified === code) return;
+    heldNotified = code;
+    deps.notify?.notify({ kind: 'hold', severity: 'critical', code, summary: reason, cluster: s.active, epoch: s.epoch });
+  };
 
   async function hold(reason: string, code: string): Promise<void> {
     log.error({ code, reason }, `failover held: ${reason}`);
@@ -125,6 +157,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       transitions.labels(s.transition!.kind, 'held').inc();
       lastTransitionTime.set(now() / 1000);
     }
+    tell(reason, code);
   }
 
   /** Runs (or resumes) the transition in the routing state, step by step, journaling each. */
@@ -147,7 +180,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
         await journal({ step: name, index, phase: 'started', attempt });
         const started = now();
         try {
-          const outcome = await runWithTimeout((signal) => step.run(context(t, step, attempt, signal)), step.config.timeout, shutdown.signal, name);
+          const outcome = await runWithTimeout((signal) => step.run(runContext(t, step, index, attempt, signal)), step.config.timeout, shutdown.signal, name);
           stepSeconds.labels(name, 'done').observe((now() - started) / 1000);
           const detail = outcome?.detail;
           if (step.config.type === 'switch-traffic') {
@@ -190,6 +223,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     lastTransitionTime.set(now() / 1000);
     const ms = now() - Date.parse(t.startedAt);
     log.warn({ kind: t.kind, from: t.from, to: t.to, epoch: t.epoch, ms }, `${t.kind} ${t.from}→${t.to} completed in ${ms} ms (epoch ${t.epoch}): ${t.reason}`);
+    deps.notify?.notify({ kind: 'completed', severity: 'warning', summary: `${t.kind} ${t.from}→${t.to} completed in ${ms} ms (epoch ${t.epoch}): ${t.reason}`, cluster: t.to, epoch: t.epoch, details: { kind: t.kind, from: t.from, to: t.to, forced: t.forced, ms } });
     return 'completed';
   }
 
@@ -232,6 +266,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       if (decision.state === 'held') log.error({ reason: decision.reason }, `failover held: ${decision.reason}`);
       else log.info({ state: decision.state }, `state ${state.state} → ${decision.state}: ${decision.reason}`);
       await commit((s) => ({ ...s, state: decision.state, reason: decision.reason }));
+      tell(decision.reason, 'SWY_FAILOVER_HELD');
       return;
     }
     if (state.state === 'held' && now() - lastAutoPrecheck < PRECHECK_RETRY_MS) return;

@@ -3,3 +3,4 @@ export { decide, isStickyHold, restingState, type Decision, type PolicyInput } f
 export { createStep, type StepDeps } from './steps/index.ts';
 export type { Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
+export { createNotifier, type NotifyService, type NotifyDeps } from './notify.ts';

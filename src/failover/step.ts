@@ -3,7 +3,7 @@
 // step must then do nothing harmful (an already promoted database counts as done).
 import type { Logger } from '../log.ts';
 import type { ClusterConfig, StepConfig } from '../config/index.ts';
-import type { TransitionKind } from '../routing/index.ts';
+import type { ProcessIdentity, TransitionKind } from '../routing/index.ts';
 
 export interface StepContext {
   epoch: number;
@@ -16,6 +16,10 @@ export interface StepContext {
   attempt: number;              // 1-based
   signal: AbortSignal;          // aborted on the step's timeout or on shutdown
   logger: Logger;
+  /** The last process this step's journal recorded in this transition (a run interrupted by a crash may still be alive). */
+  previousProcess?: ProcessIdentity;
+  /** Journals the process the step just started (phase running), before it is waited for. */
+  recordProcess?(process: ProcessIdentity): Promise<void>;
 }
 
 export interface StepOutcome { detail?: string }

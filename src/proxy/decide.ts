@@ -24,10 +24,7 @@ export function classifyUpstreamError(err: { code?: unknown }): UpstreamFailure 
   return { code: 'SWY_PROXY_UPSTREAM_ERROR', status: 502, connectFailure: false };
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
 export interface RetryFacts {
-  method: string;
   attempt: number;              // 0 for the first try
   failure: UpstreamFailure;
   written: boolean;             // undici put the request on a connection
@@ -36,23 +33,27 @@ export interface RetryFacts {
 }
 
 /**
- * One retry, never after a response byte: any method when the request never left (connect
- * failure or not yet written); idempotent methods after a reset when the body can be sent again.
+ * One retry, and only for a request that provably never reached the upstream: a connect failure,
+ * or a reset before the request was written to the connection; never after a response byte, and
+ * never when the body cannot be sent again. A reset after writing is not retried whatever the
+ * method: the upstream may have acted on it.
  */
 export function shouldRetry(f: RetryFacts): boolean {
   if (f.attempt > 0 || f.responseStarted || !f.bodyReplayable) return false;
-  if (f.failure.connectFailure || (!f.written && f.failure.code === 'SWY_PROXY_UPSTREAM_RESET')) return true;
-  return f.failure.code === 'SWY_PROXY_UPSTREAM_RESET' && IDEMPOTENT.has(f.method);
+  return f.failure.connectFailure || (!f.written && f.failure.code === 'SWY_PROXY_UPSTREAM_RESET');
 }
 
-/** The next cluster after `failed` in configured order that is healthy, or undefined. */
-export function nextCluster(order: readonly string[], failed: string, isHealthy: (cluster: string) => boolean): string | undefined {
-  const at = order.indexOf(failed);
-  for (let i = 1; i < order.length; i++) {
-    const name = order[(at + i) % order.length];
-    if (name !== failed && isHealthy(name)) return name;
-  }
-  return undefined;
+/**
+ * Where a retry may go: the target of the transition in progress (`retryTo` of the routing
+ * snapshot) or, when none is, the active cluster if the request had been sent to another one
+ * before routing moved; never the cluster that just failed, never one health reports down. At
+ * rest (or held) a failure on the active cluster is not retried at all, and a request is never
+ * sent back to the source of a move, nor to a passive side whose database is a standby.
+ */
+export function retryCluster(retryTo: string | null, active: string, failed: string, isHealthy: (cluster: string) => boolean): string | undefined {
+  const to = retryTo ?? active;
+  if (to === failed || !isHealthy(to)) return undefined;
+  return to;
 }
 
 /** Whether tunnels to clusters other than the active one should be closed now. */

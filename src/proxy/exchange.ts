@@ -72,11 +72,11 @@ export class Exchange {
     m.requests[statusCode > 599 ? 5 : (statusCode / 100) | 0].inc();
   }
 
-  /** Counts the failure and, when safe and a healthy cluster is left, dispatches again there. */
+  /** Counts the failure and, when safe and a transition in progress has a healthy target, dispatches again there. */
   retried(err: Error, failure: UpstreamFailure, bodyReplayable: boolean): boolean {
     const up = this.upstream;
     this.ctx.upstreamFailed(up, failure, err);
-    const target = this.ctx.retryTarget(up, { method: this.req.method ?? '', attempt: this.attempt, failure, written: this.written, responseStarted: this.responded, bodyReplayable });
+    const target = this.ctx.retryTarget(up, { attempt: this.attempt, failure, written: this.written, responseStarted: this.responded, bodyReplayable });
     if (target === undefined) return false;
     this.attempt++;
     this.upstream = target;

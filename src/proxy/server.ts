@@ -12,7 +12,7 @@ import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
 import type { ProxyContext } from './context.ts';
-import { nextCluster, shouldRetry, transitionSettled, type RetryFacts, type UpstreamFailure } from './decide.ts';
+import { retryCluster, shouldRetry, transitionSettled, type RetryFacts, type UpstreamFailure } from './decide.ts';
 import { buildUpstreamHeaders, clientAddress } from './headers.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { NO_CLUSTER, createProxyMetrics } from './metrics.ts';
@@ -79,7 +79,6 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
 
   const ctx: ProxyContext = {
     upstreams,
-    order,
     isHealthy,
     metrics,
     replies,
@@ -90,7 +89,8 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
     },
     retryTarget(failed: Upstream, facts: RetryFacts) {
       if (!shouldRetry(facts)) return undefined;
-      const next = nextCluster(order, failed.name, isHealthy);
+      const now = deps.routing.current();
+      const next = retryCluster(now.retryTo, now.active, failed.name, isHealthy);
       const target = next === undefined ? undefined : upstreams.get(next);
       if (target !== undefined) metrics.retry(failed.name, target.name);
       return target;

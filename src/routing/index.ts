@@ -1,4 +1,5 @@
 export type * from './types.ts';
-export { createRouting, initialState, type Routing } from './routing.ts';
-export { createFileStore } from './file-store.ts';
+export { createRouting, inProgressTarget, initialState, type Routing } from './routing.ts';
+export { createFileStore, copyPath } from './file-store.ts';
+export { createStateLock, lockPath, ownerAlive, ownerOf, processStartTicks, type LockOwner, type StateLock } from './state-lock.ts';
 export { stateProblem, isRoutingState } from './validate-state.ts';

@@ -2,22 +2,43 @@
 // snapshots to readers, and applies the controller's changes: write to the store first, then
 // swap the snapshot and notify subscribers. Writes are serialised.
 import { SwitchyardError } from '../errors.ts';
-import type { RoutingSnapshot, RoutingSource, RoutingState, StateStore } from './types.ts';
+import { describeError, isSwitchyardError } from '../errors.ts';
+import type { RoutingSnapshot, RoutingSource, RoutingState, StateStore, StoreEvent, StoreStatus } from './types.ts';
 
 export interface Routing extends RoutingSource {
   /** The full state (journal included), as last committed. */
   state(): RoutingState;
   /** Applies `change` to the current state and stores it; the new state is returned. Serialised. */
   commit(change: (current: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>): Promise<RoutingState>;
+  /** Whether the state is being written (status, metric, alert). */
+  storeStatus(): StoreStatus;
+  /**
+   * One store check: while writes fail, rewrite the state in memory (a success is the recovery);
+   * otherwise ask the store whether it still holds this state and rewrite it from memory when it
+   * went missing. Never throws. `startChecks` runs it on a timer.
+   */
+  checkStore(): Promise<void>;
+  startChecks(intervalMs: number): void;
+  stopChecks(): void;
 }
 
-export interface RoutingDeps { store: StateStore; clusters: readonly string[]; now?: () => Date }
+export interface RoutingDeps {
+  store: StateStore;
+  clusters: readonly string[];
+  now?: () => Date;
+  /** Told when writes start failing, recover, or the stored state had to be restored. */
+  onStoreEvent?: (event: StoreEvent) => void;
+}
 
 export function initialState(primary: string, now: Date): RoutingState {
   return { version: 1, generation: 1, epoch: 0, active: primary, state: 'steady', reason: 'initial state: the first configured cluster is active', transition: null, updatedAt: now.toISOString() };
 }
 
-const toSnapshot = (s: RoutingState): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state });
+/** The target of the transition in progress, or null (at rest, held, or the move finished). */
+export const inProgressTarget = (s: RoutingState): string | null =>
+  (s.state === 'failing-over' || s.state === 'failing-back') && s.transition !== null && s.transition.finishedAt === undefined ? s.transition.to : null;
+
+const toSnapshot = (s: RoutingState): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state, retryTo: inProgressTarget(s) });
 
 /** Loads the stored state, or writes the initial one (first cluster active) when none exists. */
 export async function createRouting(deps: RoutingDeps): Promise<Routing> {
@@ -32,6 +53,26 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
   let snapshot = toSnapshot(state);
   const subscribers = new Set<(s: RoutingSnapshot) => void>();
   let queue: Promise<unknown> = Promise.resolve();
+  const emit = (e: StoreEvent) => { try { deps.onStoreEvent?.(e); } catch { /* a listener cannot break routing */ } };
+  let status: StoreStatus = { ok: true, error: null, since: now().toISOString(), lastWriteAt: null, restores: 0 };
+  for (const n of deps.store.notices?.() ?? []) {
+    status = { ...status, restores: status.restores + 1 };
+    emit({ kind: 'restored', code: n.code, message: n.message });
+  }
+  /** Marks the store failing; told once per code (a changed message only updates the status). */
+  const failing = (code: string, message: string) => {
+    const tell = status.ok || status.error?.code !== code;
+    status = { ...status, ok: false, error: { code, message }, since: status.ok ? now().toISOString() : status.since };
+    if (tell) emit({ kind: 'failure', code, message });
+  };
+  const wrote = () => {
+    const at = now().toISOString();
+    if (!status.ok) {
+      const was = status.error?.message ?? '';
+      status = { ...status, ok: true, error: null, since: at, lastWriteAt: at };
+      emit({ kind: 'recovered', message: `the routing state is written again (${deps.store.description}); it was failing: ${was}` });
+    } else status = { ...status, lastWriteAt: at };
+  };
 
   const commit: Routing['commit'] = (change) => {
     const run = async () => {
@@ -41,7 +82,14 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
         throw new SwitchyardError('SWY_STATE_UNKNOWN_CLUSTER', `cannot make unknown cluster ${body.active} active`, { active: body.active });
       }
       const next: RoutingState = { ...body, version: 1, generation: prev.generation + 1, updatedAt: now().toISOString() };
-      await deps.store.save(next, prev.generation);
+      try {
+        await deps.store.save(next, prev.generation);
+      } catch (err) {
+        const code = isSwitchyardError(err) ? err.code : 'SWY_STATE_WRITE';
+        failing(code, `cannot store the routing state (${deps.store.description}): ${describeError(err)}; answers stay on ${prev.active}`);
+        throw err;
+      }
+      wrote();
       state = next;
       snapshot = toSnapshot(next);
       for (const fn of subscribers) fn(snapshot);
@@ -52,7 +100,58 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
     return p;
   };
 
+  let checking = false;
+  async function checkStore(): Promise<void> {
+    if (checking) return;
+    checking = true;
+    try {
+      if (!status.ok && status.error?.code === 'SWY_STATE_WRITE') {
+        // A write failed: write the state in memory again; success is the recovery.
+        if (deps.store.restore) await queued(() => deps.store.restore!(state!)).then(wrote, () => {});
+        else await commit((s) => s).catch(() => {});
+        return;
+      }
+      const result = await queued(() => deps.store.check?.(state!) ?? Promise.resolve({ ok: true as const }));
+      if (result.ok) {
+        if (!status.ok) wrote();
+        return;
+      }
+      if (result.problem === 'missing' && deps.store.restore) {
+        try {
+          await queued(() => deps.store.restore!(state!));
+          const at = now().toISOString();
+          status = { ...status, ok: true, error: null, since: status.ok ? status.since : at, restores: status.restores + 1, lastWriteAt: at };
+          emit({ kind: 'restored', code: 'SWY_STATE_MISSING', message: `${result.message}; rewrote it from memory (generation ${state!.generation}, ${state!.active} active, ${state!.state})` });
+        } catch (err) {
+          failing('SWY_STATE_MISSING', `${result.message}, and rewriting it from memory failed: ${describeError(err)}`);
+        }
+        return;
+      }
+      failing(result.code, result.message);
+    } catch (err) {
+      failing('SWY_STATE_READ', `checking the routing state failed: ${describeError(err)}`);
+    } finally {
+      checking = false;
+    }
+  }
+
+  /** Runs fn in the commit queue, so a check never interleaves with a write. */
+  function queued<T>(fn: () => Promise<T>): Promise<T> {
+    const p = queue.then(fn, fn);
+    queue = p.catch(() => {});
+    return p;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
   return {
+    storeStatus: () => status,
+    checkStore,
+    startChecks(intervalMs) {
+      if (timer) return;
+      timer = setInterval(() => { void checkStore(); }, intervalMs);
+      timer.unref();
+    },
+    stopChecks() { clearInterval(timer); timer = undefined; },
     current: () => snapshot,
     state: () => structuredClone(state!),
     subscribe(fn) {

@@ -3,7 +3,7 @@
 
 export type FailoverStateName = 'steady' | 'suspect' | 'precheck' | 'failing-over' | 'failed-over' | 'held' | 'failing-back';
 export type TransitionKind = 'failover' | 'switchover' | 'failback';
-export type JournalPhase = 'started' | 'done' | 'failed' | 'skipped';
+export type JournalPhase = 'started' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface JournalEntry {
   step: string;          // step name from config
@@ -13,7 +13,12 @@ export interface JournalEntry {
   at: string;            // ISO time
   error?: string;
   detail?: string;
+  /** phase running: the process a hook started (exec), so a resume after a crash never overlaps it. */
+  process?: ProcessIdentity;
 }
+
+/** A process, identified beyond its pid: start time in clock ticks since boot (/proc/<pid>/stat), boot id, host. */
+export interface ProcessIdentity { pid: number; startTicks: number | null; bootId: string | null; host: string }
 
 export interface Transition {
   epoch: number;
@@ -55,6 +60,12 @@ export interface RoutingSnapshot {
   readonly epoch: number;
   readonly active: string;
   readonly state: FailoverStateName;
+  /**
+   * The target of the transition in progress (state failing-over or failing-back, not finished),
+   * else null. The proxy retries a request that provably never reached the active upstream only
+   * to this cluster: never to any other, so never back to the source of a move.
+   */
+  readonly retryTo: string | null;
 }
 
 export interface RoutingSource {
@@ -69,4 +80,34 @@ export interface StateStore {
   load(): Promise<RoutingState | null>;
   /** Writes `next` if the stored generation is still `expectedGeneration` (0: nothing stored). Throws SWY_STATE_CONFLICT / SWY_STATE_WRITE. */
   save(next: RoutingState, expectedGeneration: number): Promise<void>;
+  /** Is the stored state still the one in memory? Run periodically; never throws. */
+  check?(current: RoutingState): Promise<StoreCheck>;
+  /** Writes `current` whatever is stored (the stored state went missing). Throws SWY_STATE_WRITE. */
+  restore?(current: RoutingState): Promise<void>;
+  /** What load() had to do beyond reading (e.g. restored the state from its second copy); drained by the call. */
+  notices?(): StoreNotice[];
 }
+
+export type StoreCheck =
+  | { ok: true }
+  | { ok: false; problem: 'missing' | 'changed' | 'unreadable' | 'copy'; code: 'SWY_STATE_MISSING' | 'SWY_STATE_CONFLICT' | 'SWY_STATE_READ' | 'SWY_STATE_WRITE'; message: string };
+
+export interface StoreNotice { code: 'SWY_STATE_MISSING'; message: string }
+
+/** Whether the routing state is being written: shown in status, a metric, an alert and a notification. */
+export interface StoreStatus {
+  ok: boolean;
+  /** Why not, with its code (SWY_STATE_WRITE, SWY_STATE_MISSING, ...); null while ok. */
+  error: { code: string; message: string } | null;
+  /** Since when the current ok/failing status holds (ISO). */
+  since: string;
+  /** Last successful write (ISO), null before the first in this process. */
+  lastWriteAt: string | null;
+  /** Times the stored state was found missing and rewritten from memory (or restored from its copy at start). */
+  restores: number;
+}
+
+export type StoreEvent =
+  | { kind: 'failure'; code: string; message: string }
+  | { kind: 'recovered'; message: string }
+  | { kind: 'restored'; code: 'SWY_STATE_MISSING'; message: string };

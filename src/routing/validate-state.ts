@@ -4,7 +4,7 @@ import type { RoutingState } from './types.ts';
 
 const STATES = new Set(['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back']);
 const KINDS = new Set(['failover', 'switchover', 'failback']);
-const PHASES = new Set(['started', 'done', 'failed', 'skipped']);
+const PHASES = new Set(['started', 'running', 'done', 'failed', 'skipped']);
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -29,6 +29,7 @@ export function stateProblem(v: unknown): string | undefined {
       if (!isObj(e) || !isStr(e.step) || !isCount(e.index) || !isStr(e.phase) || !PHASES.has(e.phase) || !isCount(e.attempt) || !isStr(e.at)) {
         return 'transition.journal has a malformed entry';
       }
+      if (e.process !== undefined && (!isObj(e.process) || !isCount(e.process.pid) || !isStr(e.process.host))) return 'transition.journal has a malformed process';
     }
   }
   if (v.unfenced !== undefined) {

@@ -103,7 +103,7 @@ describe('failover with real PostgreSQL', { timeout: 240_000 }, () => {
     assert.equal(ro.default_transaction_read_only, 'on', 'the old primary is fenced');
     assert.deepEqual(s.lastTransition!.journal.map((e) => `${e.step}:${e.phase}`), [
       'switch-traffic:started', 'switch-traffic:done', 'postgres-fence:started', 'postgres-fence:done',
-      'postgres-promote:started', 'postgres-promote:done', 'record:started', 'record:done',
+      'postgres-promote:started', 'postgres-promote:done', 'record:started', 'record:running', 'record:done',
     ]);
     assert.equal(readFileSync(join(dir, 'record.log'), 'utf8'), '1 switchyard:1:record\n', 'hooks get the epoch and an idempotency key');
     const metrics = await (await fetch(`${sy.adminUrl}/metrics`)).text();

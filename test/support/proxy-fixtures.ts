@@ -39,19 +39,24 @@ export async function startOrigin(host: string, handler: (req: IncomingMessage, 
 }
 
 export interface FakeRouting extends RoutingSource {
-  set(active: string, state?: FailoverStateName): void;
+  /** A committed change: `retryTo` is the target of a transition in progress (null at rest), as the real snapshot derives it. */
+  set(active: string, state?: FailoverStateName, retryTo?: string | null): void;
+  /** A transition to `to` has begun (state failing-over, traffic not switched yet): retries may go to `to`. */
+  begin(to: string): void;
 }
 
 export function fakeRouting(active: string): FakeRouting {
-  let snap: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as FailoverStateName });
+  let snap: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as FailoverStateName, retryTo: null });
   const subs = new Set<(s: RoutingSnapshot) => void>();
+  const set = (next: string, state: FailoverStateName = 'steady', retryTo: string | null = state === 'failing-over' || state === 'failing-back' ? next : null) => {
+    snap = Object.freeze({ generation: snap.generation + 1, epoch: next === snap.active ? snap.epoch : snap.epoch + 1, active: next, state, retryTo });
+    for (const fn of subs) fn(snap);
+  };
   return {
     current: () => snap,
     subscribe(fn) { subs.add(fn); return () => { subs.delete(fn); }; },
-    set(next, state = 'steady') {
-      snap = Object.freeze({ generation: snap.generation + 1, epoch: next === snap.active ? snap.epoch : snap.epoch + 1, active: next, state });
-      for (const fn of subs) fn(snap);
-    },
+    set,
+    begin: (to) => set(snap.active, 'failing-over', to),
   };
 }
 

@@ -4,15 +4,17 @@
 // then SIGKILL after a grace), and whatever it left running when it exits is killed too. The
 // last 64 KiB of stdout and of stderr go to the log.
 //
+// A run a crash left behind (its pid journaled, still alive) is waited for, then ended, before the
+// step runs again: two runs of one hook never overlap.
+//
 // The step enforces config.timeout itself as well as honouring ctx.signal, so it is bounded
 // even when called outside the controller. Hooks must be idempotent: they receive
 // SWITCHYARD_IDEMPOTENCY_KEY, stable across retries and restarts.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import type { StepConfig } from '../../config/index.ts';
+import { findExecutable, type StepConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { ownerAlive, ownerOf, type ProcessIdentity } from '../../routing/index.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
 
 export type ExecConfig = Extract<StepConfig, { type: 'exec' }>;
@@ -65,21 +67,149 @@ export function execEnvironment(config: ExecConfig, ctx: StepContext, base: Reco
   return env;
 }
 
-/** The executable `command` resolves to (PATH lookup for a bare name), or undefined when there is none. */
-async function findExecutable(command: string, env: Record<string, string>): Promise<string | undefined> {
-  const candidates = command.includes('/') ? [isAbsolute(command) ? command : resolve(command)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      return c;
-    } catch { /* next */ }
+
+/** One run of a command: what the failover step and the notify list's exec entries share. */
+export interface ProcessSpec {
+  /** Names the runner in logs and errors: `exec step notify`, `notify exec ops`. */
+  what: string;
+  command: string[];
+  env: Record<string, string>;
+  timeout: number;
+  killGraceMs: number;
+}
+
+export interface ProcessIo {
+  signal: AbortSignal;
+  logger: Logger;
+  /** Called once the child is running, with its pid (its process group id too). */
+  onSpawn?: (pid: number) => void;
+}
+
+/** The executable `command` resolves to in `env`'s PATH, or undefined when there is none. */
+export const resolveCommand = findExecutable;
+
+/**
+ * Runs the command (argv, no shell) in its own process group and resolves when it exits 0;
+ * a timeout or an abort kills the group (SIGTERM, then SIGKILL after the grace), and whatever
+ * the command left running in its group when it exits is killed too.
+ */
+export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcome> {
+  io.signal.throwIfAborted();
+  const [command, ...args] = spec.command;
+  const { what, killGraceMs } = spec;
+  const started = Date.now();
+  const stdout = new Tail(OUTPUT_LIMIT);
+  const stderr = new Tail(OUTPUT_LIMIT);
+  const child = spawn(command, args, { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  child.stdout.on('data', (b: Buffer) => stdout.push(b));
+  child.stderr.on('data', (b: Buffer) => stderr.push(b));
+  if (child.pid !== undefined) io.onSpawn?.(child.pid);
+
+  return new Promise<StepOutcome>((resolveRun, rejectRun) => {
+    let stopping: 'timeout' | 'abort' | undefined;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let closeTimer: NodeJS.Timeout | undefined;
+    let settled = false;
+
+    const signalGroup = (sig: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try { process.kill(-child.pid, sig); } catch { /* the group is gone */ }
+    };
+    // Output pipes may be held open by something that left the process group: stop waiting.
+    const closeSoon = () => {
+      clearTimeout(closeTimer);
+      closeTimer = setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); finish(); }, CLOSE_WAIT_MS);
+    };
+    const stop = (why: 'timeout' | 'abort') => {
+      if (stopping || exit || settled) return;
+      stopping = why;
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => { signalGroup('SIGKILL'); closeSoon(); }, killGraceMs);
+    };
+    const timeout = setTimeout(() => stop('timeout'), spec.timeout);
+    const onAbort = () => stop('abort');
+    io.signal.addEventListener('abort', onAbort, { once: true });
+
+    const finish = (spawnError?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeout);
+      clearTimeout(killTimer);
+      clearTimeout(closeTimer);
+      io.signal.removeEventListener('abort', onAbort);
+      const code = exit?.code ?? null;
+      const sig = exit?.signal ?? null;
+      const durationMs = Date.now() - started;
+      const log = { command: spec.command, exitCode: code, signal: sig, durationMs, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.total, stderrBytes: stderr.total };
+      const tails = { stdoutTail: stdout.text(DETAIL_LIMIT), stderrTail: stderr.text(DETAIL_LIMIT) };
+      if (spawnError) {
+        const errno = (spawnError as NodeJS.ErrnoException).code;
+        io.logger.error({ command: spec.command, err: spawnError.message }, `${what} could not start ${command}`);
+        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', errno === 'ENOENT' ? `${what}: command ${command} not found` : `${what}: cannot start ${command}: ${spawnError.message}`, { command, errno }, { cause: spawnError }));
+      } else if (stopping === 'abort') {
+        io.logger.warn(log, `${what} aborted; killed its process group`);
+        rejectRun(io.signal.reason);
+      } else if (stopping === 'timeout') {
+        io.logger.error(log, `${what} timed out after ${spec.timeout}ms; killed its process group`);
+        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what} timed out after ${spec.timeout}ms and was killed`, { command, timedOut: true, timeoutMs: spec.timeout, ...tails }));
+      } else if (code !== 0) {
+        const last = tails.stderrTail.trim().split('\n').slice(-3).join(' | ');
+        io.logger.error(log, `${what} failed: ${command} exited with ${code ?? sig}`);
+        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${last ? `: ${last}` : ''}`, { command, exitCode: code, signal: sig, ...tails }));
+      } else {
+        io.logger.info(log, `${what} ran ${command} in ${durationMs}ms`);
+        resolveRun({ detail: `exit 0 in ${durationMs}ms` });
+      }
+    };
+
+    child.once('error', (err) => { if (child.pid === undefined) finish(err); });
+    child.once('exit', (code, sig) => {
+      exit = { code, signal: sig };
+      // The run is over when its first process is: nothing it left running survives it.
+      signalGroup('SIGKILL');
+      closeSoon();
+    });
+    child.once('close', () => finish());
+  });
+}
+
+const POLL_MS = 100;
+
+/**
+ * A run of this step that a crash left behind (the journal recorded it, the process is still the
+ * same one): wait for it to exit, up to the step's timeout, then end its process group (SIGTERM,
+ * SIGKILL after the grace), so that two runs of one hook never overlap.
+ */
+async function endPrevious(prev: ProcessIdentity, what: string, timeoutMs: number, killGraceMs: number, ctx: StepContext): Promise<void> {
+  if (ownerAlive(prev) !== true) return;
+  ctx.logger.warn({ pid: prev.pid, timeoutMs }, `${what}: the run started before the restart (pid ${prev.pid}) is still running; waiting up to ${timeoutMs} ms for it before running again`);
+  const started = Date.now();
+  const waitGone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (ownerAlive(prev) === true && Date.now() < until) {
+      ctx.signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return ownerAlive(prev) !== true;
+  };
+  if (await waitGone(timeoutMs)) {
+    ctx.logger.info({ pid: prev.pid, waitedMs: Date.now() - started }, `${what}: the earlier run (pid ${prev.pid}) finished; running again`);
+    return;
   }
-  return undefined;
+  const signalGroup = (sig: NodeJS.Signals) => { try { process.kill(-prev.pid, sig); } catch { /* gone */ } };
+  ctx.logger.error({ pid: prev.pid }, `${what}: the earlier run (pid ${prev.pid}) outlived the step timeout; ending its process group`);
+  signalGroup('SIGTERM');
+  if (await waitGone(killGraceMs)) return;
+  signalGroup('SIGKILL');
+  if (!(await waitGone(killGraceMs))) {
+    throw new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what}: the earlier run (pid ${prev.pid}) could not be ended; not starting a second one beside it`, { pid: prev.pid });
+  }
 }
 
 export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
   const killGraceMs = deps.killGraceMs ?? 5000;
-  const [command, ...args] = config.command;
+  const command = config.command[0];
 
   async function precheck(ctx: StepContext): Promise<StepOutcome> {
     const found = await findExecutable(command, execEnvironment(config, ctx, deps.env));
@@ -88,81 +218,18 @@ export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
   }
 
   async function run(ctx: StepContext): Promise<StepOutcome> {
-    ctx.signal.throwIfAborted();
-    const started = Date.now();
-    const stdout = new Tail(OUTPUT_LIMIT);
-    const stderr = new Tail(OUTPUT_LIMIT);
-    const child = spawn(command, args, { env: execEnvironment(config, ctx, deps.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    child.stdout.on('data', (b: Buffer) => stdout.push(b));
-    child.stderr.on('data', (b: Buffer) => stderr.push(b));
-
-    return new Promise<StepOutcome>((resolveRun, rejectRun) => {
-      let stopping: 'timeout' | 'abort' | undefined;
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-      let killTimer: NodeJS.Timeout | undefined;
-      let closeTimer: NodeJS.Timeout | undefined;
-      let settled = false;
-
-      const signalGroup = (sig: NodeJS.Signals) => {
-        if (child.pid === undefined) return;
-        try { process.kill(-child.pid, sig); } catch { /* the group is gone */ }
-      };
-      // Output pipes may be held open by something that left the process group: stop waiting.
-      const closeSoon = () => {
-        clearTimeout(closeTimer);
-        closeTimer = setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); finish(); }, CLOSE_WAIT_MS);
-      };
-      const stop = (why: 'timeout' | 'abort') => {
-        if (stopping || exit || settled) return;
-        stopping = why;
-        signalGroup('SIGTERM');
-        killTimer = setTimeout(() => { signalGroup('SIGKILL'); closeSoon(); }, killGraceMs);
-      };
-      const timeout = setTimeout(() => stop('timeout'), config.timeout);
-      const onAbort = () => stop('abort');
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-
-      const finish = (spawnError?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timeout);
-        clearTimeout(killTimer);
-        clearTimeout(closeTimer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        const code = exit?.code ?? null;
-        const sig = exit?.signal ?? null;
-        const durationMs = Date.now() - started;
-        const log = { command: config.command, exitCode: code, signal: sig, durationMs, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.total, stderrBytes: stderr.total };
-        const tails = { stdoutTail: stdout.text(DETAIL_LIMIT), stderrTail: stderr.text(DETAIL_LIMIT) };
-        if (spawnError) {
-          const errno = (spawnError as NodeJS.ErrnoException).code;
-          ctx.logger.error({ command: config.command, err: spawnError.message }, `exec step ${config.name} could not start ${command}`);
-          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', errno === 'ENOENT' ? `exec step ${config.name}: command ${command} not found` : `exec step ${config.name}: cannot start ${command}: ${spawnError.message}`, { command, errno }, { cause: spawnError }));
-        } else if (stopping === 'abort') {
-          ctx.logger.warn(log, `exec step ${config.name} aborted; killed its process group`);
-          rejectRun(ctx.signal.reason);
-        } else if (stopping === 'timeout') {
-          ctx.logger.error(log, `exec step ${config.name} timed out after ${config.timeout}ms; killed its process group`);
-          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name} timed out after ${config.timeout}ms and was killed`, { command, timedOut: true, timeoutMs: config.timeout, ...tails }));
-        } else if (code !== 0) {
-          const last = tails.stderrTail.trim().split('\n').slice(-3).join(' | ');
-          ctx.logger.error(log, `exec step ${config.name} failed: ${command} exited with ${code ?? sig}`);
-          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${last ? `: ${last}` : ''}`, { command, exitCode: code, signal: sig, ...tails }));
-        } else {
-          ctx.logger.info(log, `exec step ${config.name} ran ${command} in ${durationMs}ms`);
-          resolveRun({ detail: `exit 0 in ${durationMs}ms` });
-        }
-      };
-
-      child.once('error', (err) => { if (child.pid === undefined) finish(err); });
-      child.once('exit', (code, sig) => {
-        exit = { code, signal: sig };
-        // The hook is over when its first process is: nothing it left running survives it.
-        signalGroup('SIGKILL');
-        closeSoon();
-      });
-      child.once('close', () => finish());
+    if (ctx.previousProcess) await endPrevious(ctx.previousProcess, `exec step ${config.name}`, config.timeout, killGraceMs, ctx);
+    let recorded: Promise<void> = Promise.resolve();
+    const outcome = await runProcess({ what: `exec step ${config.name}`, command: config.command, env: execEnvironment(config, ctx, deps.env), timeout: config.timeout, killGraceMs }, {
+      signal: ctx.signal,
+      logger: ctx.logger,
+      onSpawn: (pid) => {
+        if (!ctx.recordProcess) return;
+        recorded = ctx.recordProcess(ownerOf(pid)).catch((err) => ctx.logger.error({ pid, err: String(err) }, `exec step ${config.name}: could not journal pid ${pid}; a resume after a crash could not wait for it`));
+      },
     });
+    await recorded;
+    return outcome;
   }
 
   return { config, precheck, run };

@@ -14,6 +14,7 @@
 import { createHmac } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import type { StepConfig } from '../../config/index.ts';
+import type { Logger } from '../../log.ts';
 import { SwitchyardError, describeError } from '../../errors.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
 
@@ -42,6 +43,31 @@ export function transitionEvent(ctx: StepContext, at: Date): TransitionEvent {
   return { event: 'switchyard.transition', kind: ctx.kind, epoch: ctx.epoch, from: ctx.source.name, to: ctx.target.name, reason: ctx.reason, forced: ctx.forced, at: at.toISOString(), idempotencyKey: ctx.idempotencyKey };
 }
 
+/**
+ * What a webhook says, independent of its format: the failover step's transition event and the
+ * notify list's events are both rendered through this, so the three formats stay one code path.
+ */
+export interface WebhookMessage {
+  /** The `json` format body, sent as is. */
+  json: unknown;
+  /** One line: the Slack header and the start of the PagerDuty summary. */
+  headline: string;
+  /** The Slack message's `text` (shown in notifications). */
+  text: string;
+  /** The Slack section under the header. */
+  section: string;
+  /** Slack fields (label, value). */
+  fields: Array<[string, string]>;
+  at: string;
+  /** Slack context and PagerDuty dedup_key. */
+  key: string;
+  severity: 'critical' | 'warning' | 'info';
+  /** PagerDuty: trigger an incident, or resolve the one with the same key. */
+  action: 'trigger' | 'resolve';
+  component: string;
+  details: Record<string, unknown>;
+}
+
 function slackEscape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -54,43 +80,58 @@ function headline(e: TransitionEvent): string {
   return `switchyard ${e.kind}: ${e.from} → ${e.to}${e.forced ? ' (forced)' : ''}`;
 }
 
-/** The request body for a format, as sent (and signed). */
-export function webhookBody(format: WebhookConfig['format'], e: TransitionEvent, routingKey: string | undefined): string {
+/** The transition event of a failover step as a message. */
+export function transitionMessage(e: TransitionEvent): WebhookMessage {
+  return {
+    json: e,
+    headline: headline(e),
+    text: `${headline(e)}, epoch ${e.epoch}: ${e.reason}`,
+    section: `*Reason:* ${slackEscape(e.reason)}`,
+    fields: [['From', e.from], ['To', e.to], ['Epoch', String(e.epoch)], ['Forced', e.forced ? 'yes' : 'no']],
+    at: e.at,
+    key: e.idempotencyKey,
+    severity: 'critical',
+    action: 'trigger',
+    component: e.to,
+    details: { kind: e.kind, epoch: e.epoch, from: e.from, to: e.to, reason: e.reason, forced: e.forced, idempotencyKey: e.idempotencyKey },
+  };
+}
+
+/** The request body of a message in a format, as sent (and signed). */
+export function renderWebhookBody(format: WebhookConfig['format'], m: WebhookMessage, routingKey: string | undefined): string {
   if (format === 'slack') {
     return JSON.stringify({
-      text: `${headline(e)}, epoch ${e.epoch}: ${e.reason}`,
+      text: m.text,
       blocks: [
-        { type: 'header', text: { type: 'plain_text', text: clip(headline(e), 150) } },
-        { type: 'section', text: { type: 'mrkdwn', text: clip(`*Reason:* ${slackEscape(e.reason)}`, 3000) } },
-        {
-          type: 'section',
-          fields: [
-            { type: 'mrkdwn', text: `*From:*\n${slackEscape(e.from)}` },
-            { type: 'mrkdwn', text: `*To:*\n${slackEscape(e.to)}` },
-            { type: 'mrkdwn', text: `*Epoch:*\n${e.epoch}` },
-            { type: 'mrkdwn', text: `*Forced:*\n${e.forced ? 'yes' : 'no'}` },
-          ],
-        },
-        { type: 'context', elements: [{ type: 'mrkdwn', text: `${e.at} · ${slackEscape(e.idempotencyKey)}` }] },
+        { type: 'header', text: { type: 'plain_text', text: clip(m.headline, 150) } },
+        { type: 'section', text: { type: 'mrkdwn', text: clip(m.section, 3000) } },
+        { type: 'section', fields: m.fields.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}:*\n${slackEscape(v)}` })) },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: `${m.at} · ${slackEscape(m.key)}` }] },
       ],
     });
   }
   if (format === 'pagerduty') {
+    if (m.action === 'resolve') return JSON.stringify({ routing_key: routingKey, event_action: 'resolve', dedup_key: m.key });
     return JSON.stringify({
       routing_key: routingKey,
       event_action: 'trigger',
-      dedup_key: e.idempotencyKey,
+      dedup_key: m.key,
       payload: {
-        summary: clip(`${headline(e)}: ${e.reason}`, 1024),
+        summary: clip(m.text === m.headline ? m.headline : `${m.headline}: ${(m.details.reason as string | undefined) ?? m.text}`, 1024),
         source: 'switchyard',
-        severity: 'critical',
-        timestamp: e.at,
-        component: e.to,
-        custom_details: { kind: e.kind, epoch: e.epoch, from: e.from, to: e.to, reason: e.reason, forced: e.forced, idempotencyKey: e.idempotencyKey },
+        severity: m.severity,
+        timestamp: m.at,
+        component: m.component,
+        custom_details: m.details,
       },
     });
   }
-  return JSON.stringify(e);
+  return JSON.stringify(m.json);
+}
+
+/** The request body for a format, as sent (and signed). */
+export function webhookBody(format: WebhookConfig['format'], e: TransitionEvent, routingKey: string | undefined): string {
+  return renderWebhookBody(format, transitionMessage(e), routingKey);
 }
 
 /** `sha256=<hex>` over `${timestamp}.${body}`: what a receiver recomputes to check x-switchyard-signature. */
@@ -98,7 +139,7 @@ export function webhookSignature(secret: string, timestamp: string, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-function origin(url: string): string {
+export function urlOrigin(url: string): string {
   try { return new URL(url).origin; } catch { return '(unparsable url)'; }
 }
 
@@ -113,47 +154,60 @@ async function readSnippet(body: AsyncIterable<Buffer> & { destroy(): unknown })
   return Buffer.concat(chunks).subarray(0, ERROR_BODY_LIMIT).toString('utf8');
 }
 
+/** Where and how to POST: the parts of a webhook step or notify entry that sending needs. */
+export interface WebhookTarget { name: string; url: string; secret: string | undefined; headers: Record<string, string>; timeout: number }
+
+/**
+ * POSTs a body with switchyard's headers (idempotency key, timestamp, signature). Resolves with the
+ * status on 2xx; otherwise throws SWY_FAILOVER_WEBHOOK_FAILED with `status` and `retryable`.
+ * `what` names the sender in messages ("webhook notify-ops", "notify webhook ops").
+ */
+export async function postWebhook(target: WebhookTarget, body: string, idempotencyKey: string, io: { signal: AbortSignal; logger: Logger; dispatcher?: Dispatcher; what: string; format: string }): Promise<number> {
+  io.signal.throwIfAborted();
+  const where = urlOrigin(target.url);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const headers: Record<string, string> = {
+    ...target.headers,
+    'content-type': 'application/json',
+    'user-agent': 'switchyard',
+    'idempotency-key': idempotencyKey,
+    'x-switchyard-timestamp': timestamp,
+  };
+  if (target.secret !== undefined) headers['x-switchyard-signature'] = webhookSignature(target.secret, timestamp, body);
+  const started = Date.now();
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(target.url, {
+      method: 'POST', body, headers, dispatcher: io.dispatcher, signal: io.signal,
+      headersTimeout: target.timeout, bodyTimeout: target.timeout,
+    });
+  } catch (err) {
+    io.signal.throwIfAborted();
+    io.logger.warn({ url: where, err: describeError(err) }, `${io.what} to ${where} failed: ${describeError(err)}`);
+    throw new SwitchyardError('SWY_FAILOVER_WEBHOOK_FAILED', `${io.what} to ${where} failed: ${describeError(err)}`, { url: where, retryable: true }, { cause: err });
+  }
+  const status = res.statusCode;
+  if (status >= 200 && status < 300) {
+    await res.body.dump().catch(() => undefined);
+    io.logger.info({ url: where, status, format: io.format, durationMs: Date.now() - started }, `${io.what} delivered to ${where} (${status})`);
+    return status;
+  }
+  const snippet = await readSnippet(res.body).catch(() => '');
+  const retryable = status >= 500 || status === 408 || status === 429;
+  io.logger.warn({ url: where, status, retryable, body: snippet }, `${io.what} to ${where} answered ${status}`);
+  throw new SwitchyardError('SWY_FAILOVER_WEBHOOK_FAILED', `${io.what} to ${where} answered HTTP ${status}`, { url: where, status, retryable, body: snippet });
+}
+
 export function createWebhookStep(config: WebhookConfig, deps: WebhookDeps = {}): Step {
   if (config.format === 'pagerduty' && !config.routingKey) {
     throw new SwitchyardError('SWY_CONFIG_INVALID', `webhook step ${config.name}: format pagerduty needs a routingKey`, { step: config.name });
   }
-  const where = origin(config.url);
 
   async function run(ctx: StepContext): Promise<StepOutcome> {
     ctx.signal.throwIfAborted();
-    const now = new Date();
-    const timestamp = String(Math.floor(now.getTime() / 1000));
-    const body = webhookBody(config.format, transitionEvent(ctx, now), config.routingKey);
-    const headers: Record<string, string> = {
-      ...config.headers,
-      'content-type': 'application/json',
-      'user-agent': 'switchyard',
-      'idempotency-key': ctx.idempotencyKey,
-      'x-switchyard-timestamp': timestamp,
-    };
-    if (config.secret !== undefined) headers['x-switchyard-signature'] = webhookSignature(config.secret, timestamp, body);
-    const started = Date.now();
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(config.url, {
-        method: 'POST', body, headers, dispatcher: deps.dispatcher, signal: ctx.signal,
-        headersTimeout: config.timeout, bodyTimeout: config.timeout,
-      });
-    } catch (err) {
-      ctx.signal.throwIfAborted();
-      ctx.logger.warn({ url: where, err: describeError(err) }, `webhook ${config.name} to ${where} failed: ${describeError(err)}`);
-      throw new SwitchyardError('SWY_FAILOVER_WEBHOOK_FAILED', `webhook ${config.name} to ${where} failed: ${describeError(err)}`, { url: where, retryable: true }, { cause: err });
-    }
-    const status = res.statusCode;
-    if (status >= 200 && status < 300) {
-      await res.body.dump().catch(() => undefined);
-      ctx.logger.info({ url: where, status, format: config.format, durationMs: Date.now() - started }, `webhook ${config.name} delivered to ${where} (${status})`);
-      return { detail: `HTTP ${status}` };
-    }
-    const snippet = await readSnippet(res.body).catch(() => '');
-    const retryable = status >= 500 || status === 408 || status === 429;
-    ctx.logger.warn({ url: where, status, retryable, body: snippet }, `webhook ${config.name} to ${where} answered ${status}`);
-    throw new SwitchyardError('SWY_FAILOVER_WEBHOOK_FAILED', `webhook ${config.name} to ${where} answered HTTP ${status}`, { url: where, status, retryable, body: snippet });
+    const body = webhookBody(config.format, transitionEvent(ctx, new Date()), config.routingKey);
+    const status = await postWebhook(config, body, ctx.idempotencyKey, { signal: ctx.signal, logger: ctx.logger, dispatcher: deps.dispatcher, what: `webhook ${config.name}`, format: config.format });
+    return { detail: `HTTP ${status}` };
   }
 
   return { config, run };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyUpstreamError, nextCluster, shouldRetry, statusClass, transitionSettled, type RetryFacts } from '../../../src/proxy/decide.ts';
+import { classifyUpstreamError, retryCluster, shouldRetry, statusClass, transitionSettled, type RetryFacts } from '../../../src/proxy/decide.ts';
 import { REPLY_STATUS } from '../../../src/proxy/replies.ts';
 import { ERROR_CODES } from '../../../src/errors.ts';
 
@@ -30,42 +30,34 @@ test('every proxy reply code is in the error catalogue', () => {
   for (const code of Object.keys(REPLY_STATUS)) assert.ok(code in ERROR_CODES, code);
 });
 
-test('shouldRetry: once, before any response byte, idempotent or never sent', () => {
+test('shouldRetry: once, before any response byte, only when the request provably never reached the upstream', () => {
   const refused = classifyUpstreamError({ code: 'ECONNREFUSED' });
   const connectTimeout = classifyUpstreamError({ code: 'UND_ERR_CONNECT_TIMEOUT' });
   const reset = classifyUpstreamError({ code: 'ECONNRESET' });
   const headers = classifyUpstreamError({ code: 'UND_ERR_HEADERS_TIMEOUT' });
-  const base: RetryFacts = { method: 'GET', attempt: 0, failure: refused, written: false, responseStarted: false, bodyReplayable: true };
+  const base: RetryFacts = { attempt: 0, failure: refused, written: false, responseStarted: false, bodyReplayable: true };
   const table: Array<[Partial<RetryFacts>, boolean, string]> = [
-    [{}, true, 'GET refused'],
-    [{ method: 'POST' }, true, 'POST refused: never reached the upstream'],
-    [{ method: 'POST', failure: connectTimeout }, true, 'POST connect timeout'],
+    [{}, true, 'refused'],
+    [{ failure: connectTimeout }, true, 'connect timeout'],
     [{ attempt: 1 }, false, 'only one retry'],
-    [{ failure: reset, written: true }, true, 'GET reset after sending'],
-    [{ failure: reset, written: true, method: 'HEAD' }, true, 'HEAD reset'],
-    [{ failure: reset, written: true, method: 'OPTIONS' }, true, 'OPTIONS reset'],
-    [{ failure: reset, written: true, method: 'PUT' }, true, 'PUT reset, body replayable'],
-    [{ failure: reset, written: true, method: 'DELETE' }, true, 'DELETE reset'],
-    [{ failure: reset, written: true, method: 'TRACE' }, true, 'TRACE reset'],
-    [{ failure: reset, written: true, method: 'POST' }, false, 'POST reset after sending'],
-    [{ failure: reset, written: true, method: 'PATCH' }, false, 'PATCH reset after sending'],
-    [{ failure: reset, written: false, method: 'POST' }, true, 'POST reset before it was written'],
-    [{ failure: reset, written: true, method: 'PUT', bodyReplayable: false }, false, 'PUT whose body was already read'],
-    [{ failure: reset, written: true, responseStarted: true }, false, 'GET after response bytes'],
+    [{ failure: reset, written: true }, false, 'reset after sending: the upstream may have acted on it'],
+    [{ failure: reset, written: false }, true, 'reset before it was written'],
+    [{ failure: reset, written: false, bodyReplayable: false }, false, 'body already read'],
+    [{ responseStarted: true }, false, 'after response bytes'],
     [{ failure: headers, written: true }, false, 'headers timeout: the upstream has the request'],
   ];
   for (const [facts, want, why] of table) assert.equal(shouldRetry({ ...base, ...facts }), want, why);
 });
 
-test('nextCluster: the next healthy cluster after the failed one, in configured order', () => {
+test('retryCluster: the healthy target of a transition in progress, or the new active; never the failed cluster, never at rest', () => {
   const all = () => true;
-  assert.equal(nextCluster(['east', 'west'], 'east', all), 'west');
-  assert.equal(nextCluster(['east', 'west'], 'west', all), 'east');
-  assert.equal(nextCluster(['a', 'b', 'c'], 'b', all), 'c');
-  assert.equal(nextCluster(['a', 'b', 'c'], 'c', all), 'a');
-  assert.equal(nextCluster(['a', 'b', 'c'], 'a', (c) => c !== 'b'), 'c');
-  assert.equal(nextCluster(['east', 'west'], 'east', (c) => c !== 'west'), undefined);
-  assert.equal(nextCluster(['east'], 'east', all), undefined);
+  assert.equal(retryCluster(null, 'east', 'east', all), undefined, 'at rest, the active failed: no retry');
+  assert.equal(retryCluster('west', 'east', 'east', all), 'west', 'transition in progress: its target');
+  assert.equal(retryCluster('west', 'west', 'west', all), undefined, 'the target itself failed: nowhere else to go');
+  assert.equal(retryCluster(null, 'west', 'west', all), undefined, 'after a move the new active fails: never back to east');
+  assert.equal(retryCluster(null, 'west', 'east', all), 'west', 'sent to east before routing moved: forward to the new active');
+  assert.equal(retryCluster('west', 'east', 'east', (c) => c !== 'west'), undefined, 'target down');
+  assert.equal(retryCluster('c', 'a', 'a', all), 'c', 'not the next in order: the transition target');
 });
 
 test('transitionSettled and statusClass', () => {

@@ -22,27 +22,54 @@ async function refusedUrl(): Promise<string> {
   return o.url;
 }
 
-test('connection refused: GET and POST retried on the next healthy cluster, passive failure reported', async (t) => {
-  const west = await startOrigin('127.0.0.3', named('west'));
+test('connection refused: retried only to the target of a transition in progress, GET and POST alike', async (t) => {
+  let westHits = 0;
+  const west = await startOrigin('127.0.0.3', (req, res) => { westHits++; req.resume(); named('west')(req, res); });
   const px = await startTestProxy({ clusters: [cluster('east', await refusedUrl()), cluster('west', west.url)] });
   t.after(async () => { await px.close(); await west.kill(); });
 
+  const atRest = await fetch(`${px.url}/`, { headers: HOST, signal: AbortSignal.timeout(5000) });
+  assert.equal(atRest.status, 502, 'no transition in progress: nothing is sent to the passive side');
+  assert.equal(atRest.headers.get('x-switchyard-error'), 'SWY_PROXY_UPSTREAM_UNREACHABLE');
+  assert.equal(westHits, 0);
+
+  px.routing.begin('west');
   const get = await fetch(`${px.url}/`, { headers: HOST, signal: AbortSignal.timeout(5000) });
   assert.equal(get.status, 200);
   assert.equal(await get.text(), 'hello from west');
   const post = await fetch(`${px.url}/order`, { method: 'POST', body: 'x'.repeat(10_000), headers: HOST, signal: AbortSignal.timeout(5000) });
   assert.equal(post.status, 200, 'the request provably never reached east');
   assert.equal(await px.metric('switchyard_proxy_retries_total', { from: 'east', to: 'west' }), 2);
-  assert.equal(await px.metric('switchyard_proxy_upstream_errors_total', { cluster: 'east', code: 'SWY_PROXY_UPSTREAM_UNREACHABLE' }), 2);
+  assert.equal(await px.metric('switchyard_proxy_upstream_errors_total', { cluster: 'east', code: 'SWY_PROXY_UPSTREAM_UNREACHABLE' }), 3);
   assert.ok(px.failures.length >= 1 && px.failures.every((f) => f.cluster === 'east' && /ECONNREFUSED/.test(f.reason)), JSON.stringify(px.failures));
 
   px.healthy.set('west', false);
   const noRetry = await fetch(`${px.url}/`, { headers: HOST, signal: AbortSignal.timeout(5000) });
-  assert.equal(noRetry.status, 502);
+  assert.equal(noRetry.status, 502, 'a target health reports down is not retried on');
   assert.equal(noRetry.headers.get('x-switchyard-error'), 'SWY_PROXY_UPSTREAM_UNREACHABLE');
 });
 
-test('reset before any response byte: idempotent requests retried, POST and PATCH get 502 SWY_PROXY_UPSTREAM_RESET', async (t) => {
+test('after a completed move the old side gets nothing: the new active refuses, the old one is healthy, POSTs get 502', async (t) => {
+  let eastHits = 0;
+  const east = await startOrigin('127.0.0.2', (req, res) => { eastHits++; req.resume(); named('east')(req, res); });
+  const px = await startTestProxy({ clusters: [cluster('east', east.url), cluster('west', await refusedUrl())] });
+  t.after(async () => { await px.close(); await east.kill(); });
+
+  px.routing.set('west', 'failed-over');
+  for (let i = 0; i < 20; i++) {
+    const res = await fetch(`${px.url}/order`, { method: 'POST', body: `n=${i}`, headers: HOST, signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 502);
+    await res.text();
+  }
+  px.routing.set('east', 'failing-back');
+  px.routing.set('west', 'failed-over');
+  const held = await fetch(`${px.url}/`, { headers: HOST, signal: AbortSignal.timeout(5000) });
+  assert.equal(held.status, 502);
+  assert.equal(eastHits, 0, 'nothing went back to the source of the move');
+  assert.equal(await px.metric('switchyard_proxy_retries_total', { from: 'west', to: 'east' }), 0);
+});
+
+test('reset before any response byte: not retried whatever the method (the upstream may have acted on it)', async (t) => {
   const eastSeen: string[] = [];
   const east = await startOrigin('127.0.0.2', (req) => {
     eastSeen.push(req.method ?? '');
@@ -54,19 +81,14 @@ test('reset before any response byte: idempotent requests retried, POST and PATC
   const px = await startTestProxy({ clusters: [cluster('east', east.url), cluster('west', west.url)] });
   t.after(async () => { await px.close(); await east.kill(); await west.kill(); });
 
-  for (const method of ['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT']) {
-    const res = await fetch(`${px.url}/r`, { method, headers: HOST, signal: AbortSignal.timeout(5000) });
-    assert.equal(res.status, 200, method);
-  }
-  assert.deepEqual(westSeen, ['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT']);
-  for (const method of ['POST', 'PATCH']) {
-    const res = await fetch(`${px.url}/r`, { method, body: 'data', headers: HOST, signal: AbortSignal.timeout(5000) });
+  px.routing.begin('west');
+  for (const method of ['GET', 'HEAD', 'PUT', 'POST', 'PATCH']) {
+    const res = await fetch(`${px.url}/r`, { method, ...(method === 'GET' || method === 'HEAD' ? {} : { body: 'data' }), headers: HOST, signal: AbortSignal.timeout(5000) });
     assert.equal(res.status, 502, method);
     assert.equal(res.headers.get('x-switchyard-error'), 'SWY_PROXY_UPSTREAM_RESET');
   }
-  const putWithBody = await fetch(`${px.url}/r`, { method: 'PUT', body: 'x'.repeat(1000), headers: HOST, signal: AbortSignal.timeout(5000) });
-  assert.equal(putWithBody.status, 502, 'a PUT whose body was already sent cannot be replayed');
-  assert.equal(westSeen.length, 5, 'non-idempotent requests are not sent twice');
+  assert.deepEqual(eastSeen, ['GET', 'HEAD', 'PUT', 'POST', 'PATCH']);
+  assert.deepEqual(westSeen, [], 'a request east received is never sent again');
   assert.equal(px.failures.length, 0, 'a reset is not a connect failure');
 });
 
@@ -105,7 +127,7 @@ async function load(url: string, total: number, concurrency: number, maxMs: numb
   return r;
 }
 
-test('failover under load: the active origin is killed, routing moves to west, zero failed requests', async (t) => {
+test('failover under load: the transition has begun, the active origin is killed, routing moves to west; only requests east had received fail', async (t) => {
   const east = await startOrigin('127.0.0.2', named('east'));
   const west = await startOrigin('127.0.0.3', named('west'));
   const px = await startTestProxy({ clusters: [cluster('east', east.url), cluster('west', west.url)] });
@@ -116,7 +138,9 @@ test('failover under load: the active origin is killed, routing moves to west, z
   const result = await load(`${px.url}/item`, 2000, 8, 10_000, (done) => {
     if (done >= 500 && !killed) {
       killed = true;
-      // Detection takes a while: routing moves 100 ms after the origin died.
+      // The controller has begun the move (earlier steps run before switch-traffic); east dies
+      // meanwhile, and routing switches 100 ms later.
+      px.routing.begin('west');
       void east.kill().then(() => setTimeout(() => {
         px.routing.set('west', 'failing-over');
         px.routing.set('west', 'failed-over');
@@ -126,20 +150,27 @@ test('failover under load: the active origin is killed, routing moves to west, z
   });
   assert.equal(switched, true);
   assert.equal(result.sent, 2000);
-  assert.deepEqual(result.errors.slice(0, 5), []);
-  assert.equal(result.failed, 0);
+  // Requests east had already received when it died are reset and not sent again (east may have
+  // acted on them); at most one per connection. Every request that never reached east is served.
+  assert.ok(result.failed <= 8, `${result.failed} failed: ${result.errors.slice(0, 3).join('; ')}`);
+  assert.deepEqual(result.errors.filter((e) => !e.includes('SWY_PROXY_UPSTREAM_RESET')), []);
   assert.ok((result.byOrigin.get('east') ?? 0) >= 500, 'east served before it died');
   assert.ok((result.byOrigin.get('west') ?? 0) > 0, 'west served after');
   assert.ok(await px.metric('switchyard_proxy_retries_total', { from: 'east', to: 'west' }) >= 1, 'requests in the gap were retried on west');
 });
 
-test('the active dies and routing has not switched: every request is still served through the retry', async (t) => {
+test('the active dies: at rest every request gets 502 and west gets none; once a transition begins, every request is served through the retry', async (t) => {
+  let westHits = 0;
   const east: Origin = await startOrigin('127.0.0.2', named('east'));
-  const west = await startOrigin('127.0.0.3', named('west'));
+  const west = await startOrigin('127.0.0.3', (req, res) => { westHits++; named('west')(req, res); });
   const px = await startTestProxy({ clusters: [cluster('east', east.url), cluster('west', west.url)] });
   t.after(async () => { await px.close(); await west.kill(); });
 
   await east.kill();
+  const atRest = await load(`${px.url}/item`, 50, 4, 10_000, () => {});
+  assert.equal(atRest.failed, 50);
+  assert.equal(westHits, 0);
+  px.routing.begin('west');
   const result = await load(`${px.url}/item`, 300, 8, 10_000, () => {});
   assert.equal(result.failed, 0, result.errors.slice(0, 3).join('\n'));
   assert.equal(result.byOrigin.get('west'), 300);

@@ -12,7 +12,7 @@ async function fetchText(url: string, host = 'app.example.com'): Promise<{ statu
   return { status: res.status, code: res.headers.get('x-switchyard-error'), body: await res.text(), ms: Date.now() - t0 };
 }
 
-test('connect timeout: 504 SWY_PROXY_CONNECT_TIMEOUT, reported as a passive failure; retried when another cluster is healthy', async (t) => {
+test('connect timeout: 504 SWY_PROXY_CONNECT_TIMEOUT, reported as a passive failure; retried on the healthy target of a transition in progress', async (t) => {
   const hole = await startBlackhole('127.0.0.2');
   const west = await startOrigin('127.0.0.3', (_req, res) => res.end('west'));
   const px = await startTestProxy({ clusters: [cluster('east', hole.url), cluster('west', west.url)], timeouts: { connect: 300 } });
@@ -27,6 +27,7 @@ test('connect timeout: 504 SWY_PROXY_CONNECT_TIMEOUT, reported as a passive fail
   assert.equal(await px.metric('switchyard_proxy_upstream_errors_total', { cluster: 'east', code: 'SWY_PROXY_CONNECT_TIMEOUT' }), 1);
 
   px.healthy.set('west', true);
+  px.routing.begin('west');
   const post = await fetch(`${px.url}/form`, { method: 'POST', body: 'a=1', headers: { host: 'app.example.com' }, signal: AbortSignal.timeout(10_000) });
   assert.equal(post.status, 200, 'a POST that never reached the upstream is retried');
   assert.equal(await post.text(), 'west');

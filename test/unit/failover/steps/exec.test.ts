@@ -124,3 +124,23 @@ test('output beyond 64 KiB keeps only the tail', async () => {
   assert.ok(line.stdout.endsWith('THE END'));
   assert.equal(line.stdoutBytes, 100007);
 });
+
+test('a run left by a crash (journaled pid, still alive) is waited for up to the timeout, then its group is ended, before running again', async () => {
+  const { spawn } = await import('node:child_process');
+  const { ownerOf } = await import('../../../../src/routing/index.ts');
+  const left = spawn('/bin/sh', ['-c', 'sleep 30'], { detached: true, stdio: 'ignore' });
+  const recorded: number[] = [];
+  const step = createExecStep(execConfig(['/bin/sh', '-c', 'exit 0'], { timeout: 300 }), { env: baseEnv, killGraceMs: 200 });
+  const cap = captureLogger();
+  const started = Date.now();
+  await step.run({ ...stepContext({ logger: cap.logger }), previousProcess: ownerOf(left.pid!), recordProcess: async (p) => { recorded.push(p.pid); } });
+  assert.ok(Date.now() - started >= 300, 'waited for the earlier run first');
+  assert.ok(await waitDead(left.pid!), 'the earlier run was ended');
+  assert.equal(recorded.length, 1, 'the new run was journaled');
+  assert.notEqual(recorded[0], left.pid);
+
+  // A journaled pid that is gone (or reused by another process) is not waited for.
+  const quick = Date.now();
+  await step.run({ ...stepContext({ logger: cap.logger }), previousProcess: { ...ownerOf(process.pid), startTicks: 1 } });
+  assert.ok(Date.now() - quick < 300, 'a reused pid is not the earlier run');
+});

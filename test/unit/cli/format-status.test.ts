@@ -1,0 +1,36 @@
+// `switchyard status` exit codes from the status view: pure, table-driven.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { StatusView } from '../../../src/admin/index.ts';
+import { formatStatus, statusProblems } from '../../../src/cli/format-status.ts';
+
+const base: StatusView = {
+  active: 'east', preferred: 'east', state: 'steady', reason: 'ok', generation: 3, epoch: 0, automatic: true,
+  clusters: [
+    { name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], probes: [], since: null },
+    { name: 'west', active: false, healthy: true, addresses: ['127.0.0.3'], probes: [], since: null },
+  ],
+  lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null,
+  store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
+  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null },
+};
+const down = (name: string) => base.clusters.map((c) => (c.name === name ? { ...c, healthy: false } : c));
+
+test('statusProblems: one exit code per condition, the lowest first', () => {
+  const table: Array<[Partial<StatusView>, number[]]> = [
+    [{}, []],
+    [{ clusters: down('west') }, []],
+    [{ state: 'held', reason: 'no healthy cluster' }, [3]],
+    [{ clusters: down('east') }, [4]],
+    [{ unfenced: { cluster: 'east', epoch: 1, since: 't', detail: 'unreachable' }, active: 'west', clusters: down('east') }, [5]],
+    [{ store: { ...base.store, ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC' } } }, [6]],
+    [{ state: 'held', clusters: down('east'), store: { ...base.store, ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC' } } }, [3, 4, 6]],
+  ];
+  for (const [over, want] of table) assert.deepEqual(statusProblems({ ...base, ...over }).map((p) => p.exit), want, JSON.stringify(over));
+});
+
+test('formatStatus shows an unfenced old primary and a failing store on top', () => {
+  const text = formatStatus({ ...base, unfenced: { cluster: 'east', epoch: 1, since: 't', detail: 'unreachable' }, store: { ...base.store, ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC' } } });
+  assert.match(text, /^OLD PRIMARY UNFENCED: east since t \(epoch 1\): unreachable$/m);
+  assert.match(text, /^STATE STORE FAILING \(file \/x\) since .*SWY_STATE_WRITE ENOSPC$/m);
+});
