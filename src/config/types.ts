@@ -84,7 +84,15 @@ export interface ProxyConfig {
   hostnames: string[];             // derived from the top-level hostnames: absolute-form targets must name one of them
 }
 
-export interface AdminConfig { listen: ListenAddress; token: string | undefined; shutdownDelay: number }
+export interface AdminConfig {
+  listen: ListenAddress;
+  token: string | undefined;
+  shutdownDelay: number;
+  /** Host names (lower-case) accepted in the Host header besides IP literals and localhost. */
+  allowedHosts: string[];
+  /** /metrics, /v1/status and the page without the token (always true without a token). */
+  openReads: boolean;
+}
 
 /** Where the routing state lives. A Kubernetes state object (several instances) is planned; only the file exists today. */
 export type StateConfig = { kind: 'file'; file: string };

@@ -387,16 +387,33 @@ function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames:
 const isLoopback = (host: string): boolean => host === '::1' || host.startsWith('127.');
 
 function readAdmin(v: unknown, token: string | undefined, issues: Issues): AdminConfig | undefined {
-  const r = mapping(v, 'admin', issues, ['listen', 'shutdownDelay']);
+  const r = mapping(v, 'admin', issues, ['listen', 'shutdownDelay', 'allowedHosts', 'openReads']);
   if (!r) return undefined;
   const listen = r.listen === undefined ? { host: '127.0.0.1', port: 9090, family: 4 as const } : listenAddress(r.listen, 'admin.listen', issues);
   const shutdownDelay = r.shutdownDelay === undefined ? 0 : duration(r.shutdownDelay, 'admin.shutdownDelay', issues, 0, 600_000);
-  if (!listen || shutdownDelay === undefined) return undefined;
-  if (!isLoopback(listen.host) && !token) {
+  const hostItems = r.allowedHosts === undefined ? [] : list(r.allowedHosts, 'admin.allowedHosts', issues) ?? [];
+  const allowedHosts = hostItems.map((h, i) => dnsName(h, join('admin.allowedHosts', i), issues)).filter((h): h is string => h !== undefined);
+  if (token !== undefined && token.trim() === '') {
+    issues.push({ path: 'SWITCHYARD_ADMIN_TOKEN', message: 'is set but empty: an empty token is not "no authentication"; unset it or set a real token (SWY_ADMIN_TOKEN_EMPTY)' });
+    return undefined;
+  }
+  if (token !== undefined && /\s/.test(token)) {
+    issues.push({ path: 'SWITCHYARD_ADMIN_TOKEN', message: 'contains whitespace, which a bearer token cannot carry (SWY_ADMIN_TOKEN_EMPTY)' });
+    return undefined;
+  }
+  if (!listen || shutdownDelay === undefined || allowedHosts.length !== hostItems.length) return undefined;
+  const loopback = isLoopback(listen.host);
+  const openReads = r.openReads === undefined ? loopback || token === undefined : bool(r.openReads, 'admin.openReads', issues);
+  if (openReads === undefined) return undefined;
+  if (!loopback && token === undefined) {
     issues.push({ path: 'admin.listen', message: `${listen.host} is not a loopback address: set SWITCHYARD_ADMIN_TOKEN (SWY_ADMIN_TOKEN_REQUIRED)` });
     return undefined;
   }
-  return { listen, token: token || undefined, shutdownDelay };
+  if (!openReads && token === undefined) {
+    issues.push({ path: 'admin.openReads', message: 'false needs SWITCHYARD_ADMIN_TOKEN: without a token there is nothing to ask readers for' });
+    return undefined;
+  }
+  return { listen, token, shutdownDelay, allowedHosts, openReads };
 }
 
 function readState(v: unknown, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
