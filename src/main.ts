@@ -10,6 +10,7 @@ import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
+import { readFdLimit, splitFdBudget } from './fd-budget.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -19,8 +20,30 @@ export interface Switchyard {
 }
 
 
-export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
+/** The config with the proxy and DNS-over-TCP caps lowered, where needed, to fit the open-file limit. */
+function withinFdBudget(config: Config, limit: number | undefined, logger: Logger): Config {
+  const budget = splitFdBudget({
+    limit,
+    reserved: config.limits.reservedFileDescriptors,
+    listeners: config.dns.listen.length * 2 + 1 + (config.proxy ? 1 : 0),
+    dnsTcp: config.dns.tcp.maxConnections,
+    upstreamConnections: config.proxy?.upstreamConnections ?? 0,
+    pools: config.proxy ? config.clusters.length : 0,
+    proxyClients: config.proxy?.maxConnections ?? 0,
+  });
+  const fields = { fdLimit: limit ?? 'unknown', reserved: config.limits.reservedFileDescriptors, dnsTcp: budget.dnsTcp, proxyClients: budget.proxyClients, upstreamConnections: budget.upstreamConnections };
+  if (budget.lowered.length > 0) logger.warn({ ...fields, lowered: budget.lowered }, `open-file limit ${limit}: lowered ${budget.lowered.join(', ')} so that admin, probes, the store and DNS keep descriptors when the proxy is full (raise ulimit -n to serve more)`);
+  else logger.info(fields, `file-descriptor budget: limit ${limit ?? 'unknown'}, ${config.limits.reservedFileDescriptors} reserved, DNS over TCP ${budget.dnsTcp}${config.proxy ? `, proxy ${budget.proxyClients} clients + ${budget.upstreamConnections} per upstream pool` : ''}`);
+  return {
+    ...config,
+    dns: { ...config.dns, tcp: { ...config.dns.tcp, maxConnections: budget.dnsTcp, maxConnectionsPerSource: Math.min(config.dns.tcp.maxConnectionsPerSource, budget.dnsTcp) } },
+    proxy: config.proxy && { ...config.proxy, maxConnections: budget.proxyClients, upstreamConnections: budget.upstreamConnections, maxConnectionsPerSource: Math.min(config.proxy.maxConnectionsPerSource, budget.proxyClients) },
+  };
+}
+
+export async function startSwitchyard(input: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>>; fdLimit?: number }): Promise<Switchyard> {
   const { logger } = deps;
+  const config = withinFdBudget(input, deps.fdLimit ?? readFdLimit(), logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
