@@ -1,7 +1,7 @@
 // The composition root: builds every part from the configuration and wires them together.
 // No other module creates long-lived objects on its own.
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
-import type { ClusterConfig, Config } from './config/index.ts';
+import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { createFileStore, createRouting } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
@@ -67,11 +67,14 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
   const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
   const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
+  // Hook output is logged; these values (and credential patterns) never are.
+  const secrets = [...new Set([...configSecrets(config), ...envSecrets(deps.env)])].sort((a, b) => b.length - a.length);
   const controller = createFailoverController({ config }, {
     routing,
     health,
     createStep: (step) => createStep(step, {
       env: deps.env,
+      redact: (text) => redactText(text, secrets),
       kubernetes: kubernetesClientsFor && { logger: logger.child({ module: 'failover' }), clientsFor: kubernetesClientsFor },
     }),
     logger,

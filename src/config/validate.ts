@@ -9,6 +9,7 @@ import {
   bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
   str, stringMap, type Issues,
 } from './fields.ts';
+import { redactText } from './redact.ts';
 
 const DAY = 86_400_000;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -177,7 +178,8 @@ function readProbe(v: unknown, path: string, issues: Issues, abs: (p: string) =>
     const ca = r.ca === undefined ? undefined : str(r.ca, join(p, 'ca'), issues);
     const insecureSkipVerify = r.insecureSkipVerify === undefined ? false : bool(r.insecureSkipVerify, join(p, 'insecureSkipVerify'), issues);
     const timeout = r.timeout === undefined ? undefined : duration(r.timeout, join(p, 'timeout'), issues, 10, 60_000);
-    const name = r.name === undefined ? (url ? `${kind} ${url}` : kind) : str(r.name, join(p, 'name'), issues);
+    // A derived name shows up in status, the page, metric labels and logs: no userinfo, no query.
+    const name = r.name === undefined ? (url ? `${kind} ${redactText(url)}` : kind) : str(r.name, join(p, 'name'), issues);
     if (!url || !method || !headers || insecureSkipVerify === undefined || !name) return undefined;
     return { kind: 'http', name, url, method, expectStatus, bodyContains, host, sni, headers, ca: ca && abs(ca), insecureSkipVerify, timeout };
   }

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig, ProxyConfig } from '../config/types.ts';
+import { redactText } from '../config/redact.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
@@ -68,11 +69,12 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
   const upstreams = new Map<string, Upstream>();
   for (const c of options.clusters) {
     if (c.upstream === undefined) continue;
+    const shown = redactText(c.upstream);
     upstreams.set(c.name, createUpstream({ ...c, upstream: c.upstream }, proxy, {
       metrics: metrics.cluster(c.name),
       onConnectFailure(cluster, err) {
-        const reason = `proxy could not connect to ${c.upstream}: ${describeError(err)}`;
-        warnLimited(`connect:${cluster}`, { cluster, upstream: c.upstream, err: describeError(err) }, `upstream ${cluster} unreachable: ${describeError(err)} (reported to health as a passive failure)`);
+        const reason = `proxy could not connect to ${shown}: ${describeError(err)}`;
+        warnLimited(`connect:${cluster}`, { cluster, upstream: shown, err: describeError(err) }, `upstream ${cluster} unreachable: ${describeError(err)} (reported to health as a passive failure)`);
         deps.onUpstreamFailure?.(cluster, reason);
       },
     }));

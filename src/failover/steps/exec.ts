@@ -1,8 +1,10 @@
-// exec: runs a command (argv, no shell) as a failover hook. The child gets the environment
-// passed in deps plus the step's `env` plus SWITCHYARD_* variables describing the move; it runs
+// exec: runs a command (argv, no shell) as a failover hook. The child gets PATH, LANG and TZ
+// from the environment passed in deps (never the rest: it holds the admin token and database
+// URLs), the step's `env`, and SWITCHYARD_* variables describing the move; it runs
 // in its own process group so that a timeout or an abort kills everything it started (SIGTERM,
 // then SIGKILL after a grace), and whatever it left running when it exits is killed too. The
-// last 64 KiB of stdout and of stderr go to the log.
+// last 64 KiB of stdout and of stderr go to the log through deps.redact; they are kept out of
+// the error (and so out of the journal that /v1/status serves).
 //
 // The step enforces config.timeout itself as well as honouring ctx.signal, so it is bounded
 // even when called outside the controller. Hooks must be idempotent: they receive
@@ -22,10 +24,14 @@ export interface ExecDeps {
   env: Record<string, string | undefined>;
   /** Time between SIGTERM and SIGKILL; 5 s by default. */
   killGraceMs?: number;
+  /** Applied to the hook's output before it is logged (secrets it may print); identity by default. */
+  redact?: (text: string) => string;
 }
 
+/** What a hook inherits from switchyard's environment without listing it in `env`. */
+export const INHERITED_ENV = ['PATH', 'LANG', 'TZ'] as const;
+
 const OUTPUT_LIMIT = 64 * 1024;
-const DETAIL_LIMIT = 2048;
 const CLOSE_WAIT_MS = 1000;
 
 /** Keeps the last `limit` bytes written to it. */
@@ -47,10 +53,10 @@ class Tail {
   }
 }
 
-/** The environment of the child: deps.env, then config.env, then the SWITCHYARD_* variables (which win). */
+/** The environment of the child: INHERITED_ENV from `base`, then config.env, then the SWITCHYARD_* variables (which win). */
 export function execEnvironment(config: ExecConfig, ctx: StepContext, base: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  for (const k of INHERITED_ENV) if (base[k] !== undefined) env[k] = base[k];
   Object.assign(env, config.env, {
     SWITCHYARD_EPOCH: String(ctx.epoch),
     SWITCHYARD_SOURCE: ctx.source.name,
@@ -79,6 +85,7 @@ async function findExecutable(command: string, env: Record<string, string>): Pro
 
 export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
   const killGraceMs = deps.killGraceMs ?? 5000;
+  const redact = deps.redact ?? ((t: string) => t);
   const [command, ...args] = config.command;
 
   async function precheck(ctx: StepContext): Promise<StepOutcome> {
@@ -132,8 +139,7 @@ export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
         const code = exit?.code ?? null;
         const sig = exit?.signal ?? null;
         const durationMs = Date.now() - started;
-        const log = { command: config.command, exitCode: code, signal: sig, durationMs, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.total, stderrBytes: stderr.total };
-        const tails = { stdoutTail: stdout.text(DETAIL_LIMIT), stderrTail: stderr.text(DETAIL_LIMIT) };
+        const log = { command: config.command, exitCode: code, signal: sig, durationMs, stdout: redact(stdout.text()), stderr: redact(stderr.text()), stdoutBytes: stdout.total, stderrBytes: stderr.total };
         if (spawnError) {
           const errno = (spawnError as NodeJS.ErrnoException).code;
           ctx.logger.error({ command: config.command, err: spawnError.message }, `exec step ${config.name} could not start ${command}`);
@@ -143,11 +149,10 @@ export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
           rejectRun(ctx.signal.reason);
         } else if (stopping === 'timeout') {
           ctx.logger.error(log, `exec step ${config.name} timed out after ${config.timeout}ms; killed its process group`);
-          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name} timed out after ${config.timeout}ms and was killed`, { command, timedOut: true, timeoutMs: config.timeout, ...tails }));
+          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name} timed out after ${config.timeout}ms and was killed (its output is in the log)`, { command, timedOut: true, timeoutMs: config.timeout }));
         } else if (code !== 0) {
-          const last = tails.stderrTail.trim().split('\n').slice(-3).join(' | ');
           ctx.logger.error(log, `exec step ${config.name} failed: ${command} exited with ${code ?? sig}`);
-          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${last ? `: ${last}` : ''}`, { command, exitCode: code, signal: sig, ...tails }));
+          rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `exec step ${config.name}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`} (its stderr is in the log, not in the journal)`, { command, exitCode: code, signal: sig }));
         } else {
           ctx.logger.info(log, `exec step ${config.name} ran ${command} in ${durationMs}ms`);
           resolveRun({ detail: `exit 0 in ${durationMs}ms` });
