@@ -91,16 +91,16 @@ async function setup(extra: string, upstreamHandler?: (headers: IncomingHttpHead
 }
 
 describe('20,000 idle connections to the proxy', () => {
-  test('admin, probes, DNS over TCP and a real proxy client keep working; descriptors stay within the budget', { timeout: 180_000 }, async () => {
+  test('admin, probes, DNS over TCP and a real proxy client keep working; descriptors stay within the budget', { timeout: 300_000 }, async () => {
     const sy = await setup(`proxy: { listen: "127.0.0.1:\${PROXY_PORT}", maxConnectionsPerSource: 16 }`);
     assert.match(sy.logs(), /open-file limit 4096: lowered .*proxy\.maxConnections 10000 → \d+/, 'the budget was applied');
     const limit = await metric(sy, 'switchyard_proxy_connections_limit');
     assert.ok(limit > 1000 && limit < FD_LIMIT - 256, `proxy limit ${limit}`);
 
-    const holdMs = 60_000;
+    const holdMs = 150_000;   // longer than the wait and the checks below: the floods stay until killed
     const floods = [flood(sy.proxyPort, 10_000, 10, 100, holdMs, 'idle'), flood(sy.proxyPort, 10_000, 110, 100, holdMs, 'idle')];
     const began = Date.now();
-    while (floods.reduce((n, f) => n + f.last().connects, 0) < 20_000 && Date.now() - began < 45_000) await sleep(200);
+    while (floods.reduce((n, f) => n + f.last().connects, 0) < 20_000 && Date.now() - began < 90_000) await sleep(200);
     const connects = floods.reduce((n, f) => n + f.last().connects, 0);
     assert.ok(connects >= 20_000, `the floods opened ${connects} connections`);
 
@@ -136,12 +136,12 @@ describe('20,000 idle connections to the proxy', () => {
 });
 
 describe('DNS over TCP under a trickling and an idle flood', () => {
-  test('a real dig query is answered while one client trickles on 1,000 connections and 40 sources hold 1,200 idle ones', { timeout: 120_000 }, async () => {
+  test('a real dig query is answered while one client trickles on 1,000 connections and 40 sources hold 1,200 idle ones', { timeout: 180_000 }, async () => {
     const sy = await setup('');
-    const trickle = flood(sy.dnsPort, 1000, 5, 1, 40_000, 'trickle', 5000);
-    const idle = flood(sy.dnsPort, 1200, 10, 40, 40_000, 'idle');
+    const trickle = flood(sy.dnsPort, 1000, 5, 1, 90_000, 'trickle', 5000);
+    const idle = flood(sy.dnsPort, 1200, 10, 40, 90_000, 'idle');
     const began = Date.now();
-    while ((trickle.last().connects < 1000 || idle.last().connects < 1200) && Date.now() - began < 30_000) await sleep(200);
+    while ((trickle.last().connects < 1000 || idle.last().connects < 1200) && Date.now() - began < 60_000) await sleep(200);
     assert.ok(trickle.last().connects >= 1000 && idle.last().connects >= 1200, `floods started: ${JSON.stringify([trickle.last(), idle.last()])}`);
     await sleep(3000);   // past messageTimeout (2 s): trickled messages never complete
     for (let i = 0; i < 5; i++) {
@@ -156,6 +156,8 @@ describe('DNS over TCP under a trickling and an idle flood', () => {
     assert.ok(count('switchyard_dns_tcp_rejected_total') > 0, 'the trickling client was held to its per-source share');
     assert.ok(count('switchyard_dns_tcp_evicted_total') > 0, 'idle connections made room');
     assert.ok(trickle.last().closedByServer > 0, 'trickled connections were cut at the message deadline');
+    for (const f of [trickle, idle]) f.child.kill('SIGKILL');
+    await Promise.all([trickle.done, idle.done]);
   });
 });
 
