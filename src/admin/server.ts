@@ -1,7 +1,7 @@
 // Admin HTTP API: liveness, readiness, Prometheus metrics, status (JSON and page), and the
 // mutating calls (failover, failback) behind a bearer token.
 import { fastify, LogController, type FastifyReply } from 'fastify';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { AdminConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -57,6 +57,12 @@ function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: st
   return { to: b.to as string | undefined, reason: (b.reason as string | undefined) ?? '', force: b.force === true };
 }
 
+/**
+ * Connections the admin API holds at once; more are closed at accept (Node's maxConnections), so a
+ * flood of the admin port stays inside limits.reservedFileDescriptors and cannot starve probes.
+ */
+export const ADMIN_MAX_CONNECTIONS = 64;
+
 export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDeps): AdminServer {
   const { admin } = options;
   const log = deps.logger.child({ module: 'admin' });
@@ -67,6 +73,9 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  app.server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  const dropped = new Counter({ name: 'switchyard_admin_connections_dropped_total', help: `Admin API connections closed at accept because ${ADMIN_MAX_CONNECTIONS} were open`, registers: [deps.registry] });
+  app.server.on('drop', () => dropped.inc());
 
   const sendError = (reply: FastifyReply, status: number, code: string, message: string) =>
     reply.code(status).header('cache-control', 'no-store').send({ error: { code, message } });

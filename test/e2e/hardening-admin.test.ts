@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
 import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 
@@ -133,5 +134,37 @@ describe('admin API with a token and admin.openReads: false', () => {
     assert.equal((await send(sy.adminPort, 'GET', '/v1/status', { host: 'other.ops.svc', authorization: `Bearer ${TOKEN}` })).status, 200);
     const wrong = await send(sy.adminPort, 'POST', '/v1/failover', { 'content-type': 'application/json', authorization: 'Bearer nope' }, '{"to":"west"}');
     assert.equal(wrong.code, 'SWY_ADMIN_UNAUTHORIZED');
+  });
+});
+
+describe('admin API connection cap', () => {
+  let sy: SwitchyardProcess;
+  before(async () => { sy = await startSwitchyard({ config: config(east.url, west.url) }); });
+  after(() => sy.stop());
+
+  test('beyond 64 open connections new ones are closed at once and counted; freed, the API answers', async () => {
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < 64; i++) {
+        const s = connect({ host: '127.0.0.1', port: sy.adminPort });
+        s.on('error', () => {});
+        held.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const extra = connect({ host: '127.0.0.1', port: sy.adminPort });
+      extra.on('error', () => {});
+      const closed = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 3000);
+        extra.once('close', () => { clearTimeout(t); resolve(true); });
+      });
+      assert.equal(closed, true, 'the 65th connection is closed at once');
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const metrics = await send(sy.adminPort, 'GET', '/metrics', {});
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^switchyard_admin_connections_dropped_total [1-9]/m);
   });
 });
