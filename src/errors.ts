@@ -17,7 +17,11 @@ export const ERROR_CODES = {
   SWY_STATE_LOCKED: 'another switchyard holds the lock on this state file; a second serve on the same file refuses to start',
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: 'the admin listener is not on loopback and no admin token is set',
-  SWY_ADMIN_UNAUTHORIZED: 'missing or wrong bearer token on a mutating admin call',
+  SWY_ADMIN_TOKEN_EMPTY: 'SWITCHYARD_ADMIN_TOKEN is set but empty (or contains whitespace); an empty token is not "no authentication"',
+  SWY_ADMIN_UNAUTHORIZED: 'missing or wrong bearer token on a mutating admin call (or on a read when admin.openReads is false)',
+  SWY_ADMIN_HOST_REJECTED: 'the Host header is neither an IP literal, localhost nor in admin.allowedHosts (DNS rebinding defence); 403',
+  SWY_ADMIN_CROSS_SITE: 'a mutating call came from another site\'s page (Sec-Fetch-Site or Origin); 403',
+  SWY_ADMIN_CONTENT_TYPE: 'a mutating call without Content-Type: application/json; 415',
   SWY_ADMIN_BAD_REQUEST: 'the admin request body or parameters are invalid',
   SWY_ADMIN_NOT_FOUND: 'no such admin route',
   SWY_ADMIN_UNAVAILABLE: 'the admin API cannot serve this request right now',

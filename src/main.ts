@@ -1,7 +1,7 @@
 // The composition root: builds every part from the configuration and wires them together.
 // No other module creates long-lived objects on its own.
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
-import type { ClusterConfig, Config } from './config/index.ts';
+import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { createFileStore, createRouting, createStateLock, type StoreEvent } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
@@ -10,6 +10,7 @@ import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createNotifier, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
+import { readFdLimit, splitFdBudget } from './fd-budget.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -22,13 +23,38 @@ export interface Switchyard {
 /** How often the state file is checked (still there, still ours) and, while writes fail, rewritten. */
 const STORE_CHECK_MS = 5000;
 
-export async function startSwitchyard(config: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Switchyard> {
+/** The config with the proxy and DNS-over-TCP caps lowered, where needed, to fit the open-file limit. */
+function withinFdBudget(config: Config, limit: number | undefined, logger: Logger): Config {
+  const budget = splitFdBudget({
+    limit,
+    reserved: config.limits.reservedFileDescriptors,
+    listeners: config.dns.listen.length * 2 + 1 + (config.proxy ? 1 : 0),
+    dnsTcp: config.dns.tcp.maxConnections,
+    upstreamConnections: config.proxy?.upstreamConnections ?? 0,
+    pools: config.proxy ? config.clusters.length : 0,
+    proxyClients: config.proxy?.maxConnections ?? 0,
+  });
+  const fields = { fdLimit: limit ?? 'unknown', reserved: config.limits.reservedFileDescriptors, dnsTcp: budget.dnsTcp, proxyClients: budget.proxyClients, upstreamConnections: budget.upstreamConnections };
+  if (budget.lowered.length > 0) logger.warn({ ...fields, lowered: budget.lowered }, `open-file limit ${limit}: lowered ${budget.lowered.join(', ')} so that admin, probes, the store and DNS keep descriptors when the proxy is full (raise ulimit -n to serve more)`);
+  else logger.info(fields, `file-descriptor budget: limit ${limit ?? 'unknown'}, ${config.limits.reservedFileDescriptors} reserved, DNS over TCP ${budget.dnsTcp}${config.proxy ? `, proxy ${budget.proxyClients} clients + ${budget.upstreamConnections} per upstream pool` : ''}`);
+  return {
+    ...config,
+    dns: { ...config.dns, tcp: { ...config.dns.tcp, maxConnections: budget.dnsTcp, maxConnectionsPerSource: Math.min(config.dns.tcp.maxConnectionsPerSource, budget.dnsTcp) } },
+    proxy: config.proxy && { ...config.proxy, maxConnections: budget.proxyClients, upstreamConnections: budget.upstreamConnections, maxConnectionsPerSource: Math.min(config.proxy.maxConnectionsPerSource, budget.proxyClients) },
+  };
+}
+
+export async function startSwitchyard(input: Config, deps: { logger: Logger; env: Readonly<Record<string, string | undefined>>; fdLimit?: number }): Promise<Switchyard> {
   const { logger } = deps;
+  const config = withinFdBudget(input, deps.fdLimit ?? readFdLimit(), logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
+  // Hook output is logged; these values (and credential patterns) never are.
+  const secrets = [...new Set([...configSecrets(config), ...envSecrets(deps.env)])].sort((a, b) => b.length - a.length);
+  const redact = (text: string) => redactText(text, secrets);
   // People are told (holds, completed moves, an unfenced old primary, store failures); never blocking.
-  const notifier = createNotifier({ notify: config.notify }, { logger, registry, env: deps.env });
+  const notifier = createNotifier({ notify: config.notify }, { logger, registry, env: deps.env, redact });
   const storeHealthy = new Gauge({ name: 'switchyard_routing_store_healthy', help: '1 while the routing state is being written, 0 after a failed write (or a state file changed underneath): alert on 0', registers: [registry] });
   const storeFailures = new Counter({ name: 'switchyard_routing_store_failures_total', help: 'Times the routing state store started failing (write failed, file changed underneath)', registers: [registry] });
   const storeRestores = new Counter({ name: 'switchyard_routing_store_restores_total', help: 'Times the state file was found missing and rewritten from memory (or restored from its copy at start): alert on any', registers: [registry] });
@@ -92,6 +118,7 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     health,
     createStep: (step) => createStep(step, {
       env: deps.env,
+      redact,
       kubernetes: kubernetesClientsFor && { logger: logger.child({ module: 'failover' }), clientsFor: kubernetesClientsFor },
     }),
     logger,

@@ -21,7 +21,11 @@ const cluster = (name: string, upstream: string): ClusterConfig => ({
 
 const proxy: ProxyConfig = {
   listen: { host: env('PROXY_HOST'), port: Number(env('PROXY_PORT')), family: 4 },
-  timeouts: { connect: 2000, headers: 30_000, idle: 60_000, clientHeaders: 10_000 },
+  timeouts: { connect: 2000, headers: 30_000, idle: 60_000, clientHeaders: 10_000, clientIdle: 5000 },
+  maxConnections: 100_000,
+  maxConnectionsPerSource: 100_000,
+  upstreamConnections: 1024,
+  trustForwarded: false,
   maxHeaderSize: 16_384,
   maxUrlLength: 8192,
   hostnames: ['app.example.com'],

@@ -1,11 +1,11 @@
 // Admin HTTP API: liveness, readiness, Prometheus metrics, status (JSON and page), and the
 // mutating calls (failover, failback) behind a bearer token.
-import { timingSafeEqual } from 'node:crypto';
-import { fastify, LogController, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
+import { fastify, LogController, type FastifyReply } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
 import type { AdminConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { crossSiteReason, hostAllowed, isJsonContentType, tokenMatches } from './guard.ts';
 import { renderStatusPage } from './page.ts';
 import type { StatusView } from './status.ts';
 
@@ -30,6 +30,9 @@ export interface AdminServer { start(): Promise<void>; close(): Promise<void>; a
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   SWY_ADMIN_BAD_REQUEST: 400,
   SWY_ADMIN_UNAUTHORIZED: 401,
+  SWY_ADMIN_HOST_REJECTED: 403,
+  SWY_ADMIN_CROSS_SITE: 403,
+  SWY_ADMIN_CONTENT_TYPE: 415,
   SWY_ADMIN_NOT_FOUND: 404,
   SWY_ADMIN_UNAVAILABLE: 503,
   SWY_STATE_CONFLICT: 409,
@@ -39,14 +42,6 @@ export function httpStatusFor(err: SwitchyardError): number {
   const fromDetails = err.details?.httpStatus;
   if (typeof fromDetails === 'number') return fromDetails;
   return STATUS_BY_CODE[err.code] ?? 500;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
-  if (!m) return false;
-  const a = Buffer.from(m[1]);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: string } {
@@ -62,6 +57,12 @@ function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: st
   return { to: b.to as string | undefined, reason: (b.reason as string | undefined) ?? '', force: b.force === true };
 }
 
+/**
+ * Connections the admin API holds at once; more are closed at accept (Node's maxConnections), so a
+ * flood of the admin port stays inside limits.reservedFileDescriptors and cannot starve probes.
+ */
+export const ADMIN_MAX_CONNECTIONS = 64;
+
 export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDeps): AdminServer {
   const { admin } = options;
   const log = deps.logger.child({ module: 'admin' });
@@ -72,6 +73,9 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  app.server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  const dropped = new Counter({ name: 'switchyard_admin_connections_dropped_total', help: `Admin API connections closed at accept because ${ADMIN_MAX_CONNECTIONS} were open`, registers: [deps.registry] });
+  app.server.on('drop', () => dropped.inc());
 
   const sendError = (reply: FastifyReply, status: number, code: string, message: string) =>
     reply.code(status).header('cache-control', 'no-store').send({ error: { code, message } });
@@ -87,11 +91,30 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'SWY_ADMIN_NOT_FOUND', `no route ${req.method} ${req.url}`));
 
-  const authorize = async (req: FastifyRequest) => {
-    if (admin.token !== undefined && !tokenMatches(req.headers.authorization, admin.token)) {
-      throw new SwitchyardError('SWY_ADMIN_UNAUTHORIZED', 'this call needs the admin bearer token (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN)');
+  const allowedHosts = new Set(admin.allowedHosts);
+  const token = admin.token;
+  const UNAUTHORIZED = 'this call needs the admin bearer token (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN)';
+  // Every request but liveness/readiness (which reveal nothing and come from kubelets) passes
+  // the browser defences before its body is parsed; a request with the right token is not a
+  // browser's (a page cannot know the token, nor send Authorization cross-site without CORS).
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?', 1)[0];
+    if (path === '/healthz' || path === '/readyz') return;
+    const authed = token !== undefined && tokenMatches(req.headers.authorization, token);
+    if (!authed && !hostAllowed(req.headers.host, allowedHosts)) {
+      throw new SwitchyardError('SWY_ADMIN_HOST_REJECTED', `Host ${JSON.stringify(req.headers.host ?? '')} is not an address of this admin API nor in admin.allowedHosts (DNS rebinding defence)`);
     }
-  };
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (token !== undefined && !admin.openReads && !authed) throw new SwitchyardError('SWY_ADMIN_UNAUTHORIZED', `${UNAUTHORIZED}; reads need it too (admin.openReads is false)`);
+      return;
+    }
+    const crossSite = crossSiteReason(req.headers as { origin?: string; 'sec-fetch-site'?: string; host?: string });
+    if (crossSite !== undefined) throw new SwitchyardError('SWY_ADMIN_CROSS_SITE', `refused a request from another site's page (${crossSite})`);
+    if (!isJsonContentType(req.headers['content-type'])) {
+      throw new SwitchyardError('SWY_ADMIN_CONTENT_TYPE', `mutating calls need Content-Type: application/json (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
+    }
+    if (token !== undefined && !authed) throw new SwitchyardError('SWY_ADMIN_UNAUTHORIZED', UNAUTHORIZED);
+  });
   const needActions = (): AdminActions => {
     if (!deps.actions) throw new SwitchyardError('SWY_ADMIN_UNAVAILABLE', 'the failover controller is not running');
     return deps.actions;
@@ -102,11 +125,11 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
   app.get('/metrics', async (_req, reply) => reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics()));
   app.get('/v1/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(deps.status()));
   app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(renderStatusPage(deps.status())));
-  app.post('/v1/failover', { preHandler: authorize }, async (req) => {
+  app.post('/v1/failover', async (req) => {
     const body = readBody(req.body, true);
     return needActions().failover({ ...body, to: body.to! });
   });
-  app.post('/v1/failback', { preHandler: authorize }, async (req) => needActions().failback(readBody(req.body, false)));
+  app.post('/v1/failback', async (req) => needActions().failback(readBody(req.body, false)));
 
   return {
     async start() {

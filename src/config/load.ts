@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { SwitchyardError } from '../errors.ts';
 import type { Config } from './types.ts';
 import { join, type Issues } from './fields.ts';
+import { envSecrets, redactText } from './redact.ts';
 import { validateConfig } from './validate.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,7 +42,7 @@ export function substituteEnv(value: unknown, env: Env, path: string, issues: Is
 export function parseConfig(text: string, env: Env, baseDir: string): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}`, message: e.message.split('\n')[0] }));
+    const issues = doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}`, message: redactText(e.message.split('\n')[0], envSecrets(env)) }));
     throw new SwitchyardError('SWY_CONFIG_YAML', `configuration is not valid YAML: ${issues[0].message}`, { issues });
   }
   const issues: Issues = [];
@@ -49,6 +50,9 @@ export function parseConfig(text: string, env: Env, baseDir: string): Config {
   const { config, issues: more } = validateConfig(raw, { baseDir, adminToken: env.SWITCHYARD_ADMIN_TOKEN });
   issues.push(...more);
   if (issues.length > 0 || !config) {
+    // Messages quote the values they reject: never a password, token or query string.
+    const secrets = envSecrets(env);
+    for (const i of issues) i.message = redactText(i.message, secrets);
     throw new SwitchyardError('SWY_CONFIG_INVALID', `configuration has ${issues.length} error${issues.length === 1 ? '' : 's'}`, { issues });
   }
   return config;

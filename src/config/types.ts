@@ -80,23 +80,42 @@ export interface DnsConfig {
   listen: ListenAddress[];
   maxUdpSize: number;
   rateLimit: { responsesPerSecond: number; slip: number; window: number; ipv4PrefixLength: number; ipv6PrefixLength: number };
-  tcp: { idleTimeout: number; maxConnections: number };
+  tcp: { idleTimeout: number; maxConnections: number; maxConnectionsPerSource: number; messageTimeout: number };
 }
 
 export interface ProxyConfig {
   listen: ListenAddress;
-  timeouts: { connect: number; headers: number; idle: number; clientHeaders: number };
+  timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientIdle: number };
+  /** Client connections (tunnels count twice: their upstream socket too); the composition root may lower it to fit the descriptor budget. */
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  /** Connections per cluster's upstream pool, independent of client connections. */
+  upstreamConnections: number;
+  /** Append to the client's X-Forwarded-* / Forwarded (a trusted proxy in front) instead of replacing them. */
+  trustForwarded: boolean;
   maxHeaderSize: number;
   maxUrlLength: number;
   hostnames: string[];             // derived from the top-level hostnames: absolute-form targets must name one of them
 }
 
-export interface AdminConfig { listen: ListenAddress; token: string | undefined; shutdownDelay: number }
+export interface AdminConfig {
+  listen: ListenAddress;
+  token: string | undefined;
+  shutdownDelay: number;
+  /** Host names (lower-case) accepted in the Host header besides IP literals and localhost. */
+  allowedHosts: string[];
+  /** /metrics, /v1/status and the page without the token (always true without a token). */
+  openReads: boolean;
+}
 
 /** Where the routing state lives. A Kubernetes state object (several instances) is planned; only the file exists today. */
 export type StateConfig = { kind: 'file'; file: string };
 
+/** File descriptors kept free of the proxy and DNS-over-TCP budgets (admin, probes, store, hooks, logs). */
+export interface LimitsConfig { reservedFileDescriptors: number }
+
 export interface Config {
+  limits: LimitsConfig;
   zone: ZoneConfig;
   hostnames: string[];
   clusters: ClusterConfig[];

@@ -9,6 +9,7 @@ import {
   bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
   str, stringMap, type Issues,
 } from './fields.ts';
+import { redactText } from './redact.ts';
 
 const DAY = 86_400_000;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -24,7 +25,7 @@ export interface ValidateOptions { baseDir: string; adminToken: string | undefin
 
 export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: Config; issues: Issues } {
   const issues: Issues = [];
-  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'dns', 'proxy', 'admin', 'state', 'log']);
+  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'dns', 'proxy', 'admin', 'state', 'log', 'limits']);
   if (!root) return { issues };
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
 
@@ -40,12 +41,14 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const state = readState(root.state ?? {}, issues, abs);
   const logRec = mapping(root.log ?? {}, 'log', issues, ['level']);
   const level = logRec?.level === undefined ? 'info' : oneOf(logRec.level, 'log.level', issues, LOG_LEVELS);
+  const limitsRec = mapping(root.limits ?? {}, 'limits', issues, ['reservedFileDescriptors']);
+  const reservedFileDescriptors = limitsRec?.reservedFileDescriptors === undefined ? 256 : int(limitsRec.reservedFileDescriptors, 'limits.reservedFileDescriptors', issues, 32, 1_000_000);
 
-  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !notify || !dns || !admin || !state || !level) {
+  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !notify || !dns || !admin || !state || !level || reservedFileDescriptors === undefined) {
     if (issues.length === 0) issues.push({ path: '(root)', message: 'invalid configuration' });
     return { issues };
   }
-  return { config: { zone, hostnames, clusters, health, failover, notify, dns, proxy, admin, state, log: { level } }, issues };
+  return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, dns, proxy, admin, state, log: { level } }, issues };
 }
 
 function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
@@ -180,7 +183,8 @@ function readProbe(v: unknown, path: string, issues: Issues, abs: (p: string) =>
     const ca = r.ca === undefined ? undefined : str(r.ca, join(p, 'ca'), issues);
     const insecureSkipVerify = r.insecureSkipVerify === undefined ? false : bool(r.insecureSkipVerify, join(p, 'insecureSkipVerify'), issues);
     const timeout = r.timeout === undefined ? undefined : duration(r.timeout, join(p, 'timeout'), issues, 10, 60_000);
-    const name = r.name === undefined ? (url ? `${kind} ${url}` : kind) : str(r.name, join(p, 'name'), issues);
+    // A derived name shows up in status, the page, metric labels and logs: no userinfo, no query.
+    const name = r.name === undefined ? (url ? `${kind} ${redactText(url)}` : kind) : str(r.name, join(p, 'name'), issues);
     if (!url || !method || !headers || insecureSkipVerify === undefined || !name) return undefined;
     return { kind: 'http', name, url, method, expectStatus, bodyContains, host, sni, headers, ca: ca && abs(ca), insecureSkipVerify, timeout };
   }
@@ -407,7 +411,7 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   const listen = items.map((a, i) => listenAddress(a, join('dns.listen', i), issues)).filter((a): a is ListenAddress => a !== undefined);
   const maxUdpSize = r.maxUdpSize === undefined ? 1232 : int(r.maxUdpSize, 'dns.maxUdpSize', issues, 512, 4096);
   const rl = mapping(r.rateLimit ?? {}, 'dns.rateLimit', issues, ['responsesPerSecond', 'slip', 'window', 'ipv4PrefixLength', 'ipv6PrefixLength']);
-  const tcpRec = mapping(r.tcp ?? {}, 'dns.tcp', issues, ['idleTimeout', 'maxConnections']);
+  const tcpRec = mapping(r.tcp ?? {}, 'dns.tcp', issues, ['idleTimeout', 'maxConnections', 'maxConnectionsPerSource', 'messageTimeout']);
   if (!rl || !tcpRec) return undefined;
   const responsesPerSecond = rl.responsesPerSecond === undefined ? 200 : int(rl.responsesPerSecond, 'dns.rateLimit.responsesPerSecond', issues, 0, 10_000_000);
   const slip = rl.slip === undefined ? 2 : int(rl.slip, 'dns.rateLimit.slip', issues, 0, 10);
@@ -416,16 +420,19 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   const ipv6PrefixLength = rl.ipv6PrefixLength === undefined ? 56 : int(rl.ipv6PrefixLength, 'dns.rateLimit.ipv6PrefixLength', issues, 16, 128);
   const idleTimeout = tcpRec.idleTimeout === undefined ? 10_000 : duration(tcpRec.idleTimeout, 'dns.tcp.idleTimeout', issues, 100, 3_600_000);
   const maxConnections = tcpRec.maxConnections === undefined ? 1000 : int(tcpRec.maxConnections, 'dns.tcp.maxConnections', issues, 1, 1_000_000);
+  const maxConnectionsPerSource = tcpRec.maxConnectionsPerSource === undefined ? Math.min(32, maxConnections ?? 32) : int(tcpRec.maxConnectionsPerSource, 'dns.tcp.maxConnectionsPerSource', issues, 1, 1_000_000);
+  const messageTimeout = tcpRec.messageTimeout === undefined ? 2000 : duration(tcpRec.messageTimeout, 'dns.tcp.messageTimeout', issues, 10, 600_000);
   if (listen.length !== items.length || maxUdpSize === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
-    || ipv4PrefixLength === undefined || ipv6PrefixLength === undefined || idleTimeout === undefined || maxConnections === undefined) return undefined;
-  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections } };
+    || ipv4PrefixLength === undefined || ipv6PrefixLength === undefined || idleTimeout === undefined || maxConnections === undefined
+    || maxConnectionsPerSource === undefined || messageTimeout === undefined) return undefined;
+  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections, maxConnectionsPerSource, messageTimeout } };
 }
 
 function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {
-  const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength']);
+  const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength', 'maxConnections', 'maxConnectionsPerSource', 'upstreamConnections', 'trustForwarded']);
   if (!r) return undefined;
   const listen = listenAddress(required(r, 'listen', 'proxy', issues), 'proxy.listen', issues);
-  const t = mapping(r.timeouts ?? {}, 'proxy.timeouts', issues, ['connect', 'headers', 'idle', 'clientHeaders']);
+  const t = mapping(r.timeouts ?? {}, 'proxy.timeouts', issues, ['connect', 'headers', 'idle', 'clientHeaders', 'clientIdle']);
   if (!t) return undefined;
   const connect = t.connect === undefined ? 2000 : duration(t.connect, 'proxy.timeouts.connect', issues, 10, 600_000);
   const headers = t.headers === undefined ? 30_000 : duration(t.headers, 'proxy.timeouts.headers', issues, 10, 3_600_000);
@@ -433,26 +440,52 @@ function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames:
   const clientHeaders = t.clientHeaders === undefined ? 10_000 : duration(t.clientHeaders, 'proxy.timeouts.clientHeaders', issues, 100, 600_000);
   const maxHeaderSize = r.maxHeaderSize === undefined ? 16_384 : int(r.maxHeaderSize, 'proxy.maxHeaderSize', issues, 1024, 1_048_576);
   const maxUrlLength = r.maxUrlLength === undefined ? 8192 : int(r.maxUrlLength, 'proxy.maxUrlLength', issues, 64, 1_048_576);
+  const clientIdle = t.clientIdle === undefined ? 5000 : duration(t.clientIdle, 'proxy.timeouts.clientIdle', issues, 100, 600_000);
+  const maxConnections = r.maxConnections === undefined ? 10_000 : int(r.maxConnections, 'proxy.maxConnections', issues, 1, 1_000_000);
+  const maxConnectionsPerSource = r.maxConnectionsPerSource === undefined ? Math.min(256, maxConnections ?? 256) : int(r.maxConnectionsPerSource, 'proxy.maxConnectionsPerSource', issues, 1, 1_000_000);
+  const upstreamConnections = r.upstreamConnections === undefined ? 256 : int(r.upstreamConnections, 'proxy.upstreamConnections', issues, 1, 100_000);
+  const trustForwarded = r.trustForwarded === undefined ? false : bool(r.trustForwarded, 'proxy.trustForwarded', issues);
   (clusters ?? []).forEach((c, i) => {
     if (!c.upstream) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
   });
-  if (!listen || connect === undefined || headers === undefined || idle === undefined || clientHeaders === undefined || maxHeaderSize === undefined || maxUrlLength === undefined) return undefined;
-  return { listen, timeouts: { connect, headers, idle, clientHeaders }, maxHeaderSize, maxUrlLength, hostnames: hostnames ?? [] };
+  if (!listen || connect === undefined || headers === undefined || idle === undefined || clientHeaders === undefined || maxHeaderSize === undefined || maxUrlLength === undefined
+    || clientIdle === undefined || maxConnections === undefined || maxConnectionsPerSource === undefined || upstreamConnections === undefined || trustForwarded === undefined) return undefined;
+  return {
+    listen, timeouts: { connect, headers, idle, clientHeaders, clientIdle }, maxConnections, maxConnectionsPerSource, upstreamConnections, trustForwarded,
+    maxHeaderSize, maxUrlLength, hostnames: hostnames ?? [],
+  };
 }
 
 const isLoopback = (host: string): boolean => host === '::1' || host.startsWith('127.');
 
 function readAdmin(v: unknown, token: string | undefined, issues: Issues): AdminConfig | undefined {
-  const r = mapping(v, 'admin', issues, ['listen', 'shutdownDelay']);
+  const r = mapping(v, 'admin', issues, ['listen', 'shutdownDelay', 'allowedHosts', 'openReads']);
   if (!r) return undefined;
   const listen = r.listen === undefined ? { host: '127.0.0.1', port: 9090, family: 4 as const } : listenAddress(r.listen, 'admin.listen', issues);
   const shutdownDelay = r.shutdownDelay === undefined ? 0 : duration(r.shutdownDelay, 'admin.shutdownDelay', issues, 0, 600_000);
-  if (!listen || shutdownDelay === undefined) return undefined;
-  if (!isLoopback(listen.host) && !token) {
+  const hostItems = r.allowedHosts === undefined ? [] : list(r.allowedHosts, 'admin.allowedHosts', issues) ?? [];
+  const allowedHosts = hostItems.map((h, i) => dnsName(h, join('admin.allowedHosts', i), issues)).filter((h): h is string => h !== undefined);
+  if (token !== undefined && token.trim() === '') {
+    issues.push({ path: 'SWITCHYARD_ADMIN_TOKEN', message: 'is set but empty: an empty token is not "no authentication"; unset it or set a real token (SWY_ADMIN_TOKEN_EMPTY)' });
+    return undefined;
+  }
+  if (token !== undefined && /\s/.test(token)) {
+    issues.push({ path: 'SWITCHYARD_ADMIN_TOKEN', message: 'contains whitespace, which a bearer token cannot carry (SWY_ADMIN_TOKEN_EMPTY)' });
+    return undefined;
+  }
+  if (!listen || shutdownDelay === undefined || allowedHosts.length !== hostItems.length) return undefined;
+  const loopback = isLoopback(listen.host);
+  const openReads = r.openReads === undefined ? loopback || token === undefined : bool(r.openReads, 'admin.openReads', issues);
+  if (openReads === undefined) return undefined;
+  if (!loopback && token === undefined) {
     issues.push({ path: 'admin.listen', message: `${listen.host} is not a loopback address: set SWITCHYARD_ADMIN_TOKEN (SWY_ADMIN_TOKEN_REQUIRED)` });
     return undefined;
   }
-  return { listen, token: token || undefined, shutdownDelay };
+  if (!openReads && token === undefined) {
+    issues.push({ path: 'admin.openReads', message: 'false needs SWITCHYARD_ADMIN_TOKEN: without a token there is nothing to ask readers for' });
+    return undefined;
+  }
+  return { listen, token, shutdownDelay, allowedHosts, openReads };
 }
 
 function readState(v: unknown, issues: Issues, abs: (p: string) => string): StateConfig | undefined {

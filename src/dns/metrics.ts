@@ -22,6 +22,7 @@ export interface DnsMetrics {
   generation(value: number): void;
   tcpConnections(delta: number): void;
   tcpRejected(): void;
+  tcpEvicted(): void;
 }
 
 export function createDnsMetrics(registry: Registry, gauges: { rateLimitEntries: () => number }): DnsMetrics {
@@ -53,7 +54,8 @@ export function createDnsMetrics(registry: Registry, gauges: { rateLimitEntries:
   const slipped = new Counter({ name: 'switchyard_dns_ratelimit_slipped_total', help: 'Rate-limited UDP replies sent truncated (TC=1) instead of dropped', registers: [registry] });
   const generation = new Gauge({ name: 'switchyard_dns_answer_table_generation', help: 'Routing generation the DNS answer table in use was built from', registers: [registry] });
   const connections = new Gauge({ name: 'switchyard_dns_tcp_connections', help: 'Open DNS TCP connections', registers: [registry] });
-  const rejected = new Counter({ name: 'switchyard_dns_tcp_rejected_total', help: 'DNS TCP connections closed at once because dns.tcp.maxConnections were open', registers: [registry] });
+  const rejected = new Counter({ name: 'switchyard_dns_tcp_rejected_total', help: 'DNS TCP connections closed at once: dns.tcp.maxConnections (or maxConnectionsPerSource for the source) open and none of them idle', registers: [registry] });
+  const evicted = new Counter({ name: 'switchyard_dns_tcp_evicted_total', help: 'Idle DNS TCP connections closed to make room for a new one at a connection cap', registers: [registry] });
   new Gauge({
     name: 'switchyard_dns_ratelimit_entries', help: 'Source prefixes tracked by response rate limiting', registers: [registry],
     collect() { this.set(gauges.rateLimitEntries()); },
@@ -70,5 +72,6 @@ export function createDnsMetrics(registry: Registry, gauges: { rateLimitEntries:
     generation: (value) => generation.set(value),
     tcpConnections: (delta) => connections.inc(delta),
     tcpRejected: () => rejected.inc(),
+    tcpEvicted: () => evicted.inc(),
   };
 }

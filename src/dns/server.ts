@@ -11,7 +11,7 @@ import { buildAnswerTable, type AnswerTable } from './answer-table.ts';
 import { TRANSPORT, createDnsMetrics } from './metrics.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createResponder } from './responder.ts';
-import { serveTcpConnection } from './tcp-connection.ts';
+import { serveTcpConnection, type TcpConnection } from './tcp-connection.ts';
 
 export interface DnsServerOptions { zone: ZoneConfig; hostnames: string[]; clusters: ClusterConfig[]; dns: DnsConfig }
 export interface DnsServerDeps { routing: RoutingSource; logger: Logger; registry: Registry; now?: () => number }
@@ -69,18 +69,58 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   const udpSockets: UdpSocket[] = [];
   const tcpServers: Server[] = [];
   const connections = new Set<Socket>();
+  // Per source address, in accept order (the oldest first), with each connection's state.
+  const bySource = new Map<string, Map<Socket, TcpConnection>>();
   let unsubscribe: (() => void) | null = null;
 
+  /** Closes the oldest idle connection of `pool` (RFC 7766 §6.2.3, as Knot does); false when none is idle. */
+  const closeOldestIdle = (pool: Iterable<[Socket, TcpConnection]>): boolean => {
+    for (const [s, c] of pool) {
+      if (!c.idle()) continue;
+      s.destroy();
+      forget(s);
+      metrics.tcpEvicted();
+      return true;
+    }
+    return false;
+  };
+  /** Out of the tables at once (its 'close' comes later), so a burst cannot pick it twice. */
+  const forget = (socket: Socket) => {
+    connections.delete(socket);
+    const source = socket.remoteAddress ?? '';
+    const pool = bySource.get(source);
+    if (pool === undefined) return;
+    pool.delete(socket);
+    if (pool.size === 0) bySource.delete(source);
+  };
+  const allConnections = function* (): Generator<[Socket, TcpConnection]> {
+    for (const s of connections) {
+      const c = bySource.get(s.remoteAddress ?? '')?.get(s);
+      if (c !== undefined) yield [s, c];
+    }
+  };
+
+  // Per connection, never per query: at a cap the oldest idle connection (of the source, or of
+  // all) makes room, so truncated UDP answers can still be fetched over TCP.
   const onConnection = (socket: Socket) => {
-    if (connections.size >= dns.tcp.maxConnections) {
+    const source = socket.remoteAddress ?? '';
+    const mine = bySource.get(source);
+    if ((mine !== undefined && mine.size >= dns.tcp.maxConnectionsPerSource && !closeOldestIdle(mine))
+      || (connections.size >= dns.tcp.maxConnections && !closeOldestIdle(allConnections()))) {
       metrics.tcpRejected();
       socket.destroy();
       return;
     }
     connections.add(socket);
     metrics.tcpConnections(1);
-    socket.once('close', () => { connections.delete(socket); metrics.tcpConnections(-1); });
-    serveTcpConnection(socket, respond, { idleTimeout: dns.tcp.idleTimeout });
+    const conn = serveTcpConnection(socket, respond, { idleTimeout: dns.tcp.idleTimeout, messageTimeout: dns.tcp.messageTimeout });
+    let pool = bySource.get(source);
+    if (pool === undefined) { pool = new Map(); bySource.set(source, pool); }
+    pool.set(socket, conn);
+    socket.once('close', () => {
+      metrics.tcpConnections(-1);
+      forget(socket);
+    });
   };
 
   const bindUdp = (l: ListenAddress, port: number) => new Promise<UdpSocket>((resolve, reject) => {

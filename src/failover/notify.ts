@@ -9,7 +9,7 @@ import type { NotifyConfig } from '../config/index.ts';
 import { describeError, isSwitchyardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Notifier, NotifyEvent } from './notifier.ts';
-import { runProcess } from './steps/exec.ts';
+import { INHERITED_ENV, runProcess } from './steps/exec.ts';
 import { postWebhook, renderWebhookBody, type WebhookMessage } from './steps/webhook.ts';
 
 export interface NotifyService extends Notifier {
@@ -22,8 +22,10 @@ export interface NotifyService extends Notifier {
 export interface NotifyDeps {
   logger: Logger;
   registry: Registry;
-  /** The environment exec entries start from (the composition root passes the process environment). */
+  /** The environment exec entries start from (the composition root passes the process environment); only INHERITED_ENV of it reaches them. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Applied to exec entries' output before it is logged. */
+  redact?: (text: string) => string;
   dispatcher?: Dispatcher;
   /** Instance name, in messages and the json body. */
   instance?: string;
@@ -89,10 +91,10 @@ export function notifyMessage(p: NotifyPayload): WebhookMessage {
   };
 }
 
-/** The environment of an exec entry: base, then its `env`, then SWITCHYARD_NOTIFY_* (which win). */
+/** The environment of an exec entry: INHERITED_ENV from base (as for exec steps: never the admin token or database URLs), then its `env`, then SWITCHYARD_NOTIFY_* (which win). */
 export function notifyEnvironment(entry: Extract<NotifyConfig, { type: 'exec' }>, p: NotifyPayload, base: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  for (const k of INHERITED_ENV) { const v = base[k]; if (v !== undefined) env[k] = v; }
   Object.assign(env, entry.env, {
     SWITCHYARD_NOTIFY_KIND: p.kind,
     SWITCHYARD_NOTIFY_SEVERITY: p.severity,
@@ -132,7 +134,7 @@ export function createNotifier(options: { notify: readonly NotifyConfig[] }, dep
       await postWebhook(entry, body, p.idempotencyKey, { signal, logger, dispatcher: deps.dispatcher, what: `notify webhook ${entry.name}`, format: entry.format });
       return;
     }
-    await runProcess({ what: `notify exec ${entry.name}`, command: entry.command, env: notifyEnvironment(entry, p, deps.env), timeout: entry.timeout, killGraceMs }, { signal, logger });
+    await runProcess({ what: `notify exec ${entry.name}`, command: entry.command, env: notifyEnvironment(entry, p, deps.env), timeout: entry.timeout, killGraceMs }, { signal, logger, redact: deps.redact });
   }
 
   async function deliver(lane: Lane, p: NotifyPayload): Promise<void> {

@@ -3,6 +3,7 @@
 // nothing about traffic: the failover policy reads it.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusterConfig, HealthConfig, ProbeConfig } from '../config/index.ts';
+import { redactText } from '../config/index.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createProbeScheduler, systemTimers, type CheckResult, type ProbeScheduler, type Timers } from './scheduler.ts';
@@ -229,10 +230,11 @@ export function createHealthMonitor(options: HealthMonitorOptions, deps: HealthM
 }
 
 /** A short reason for logs and status: the error code for system errors (ECONNREFUSED), else the message. */
+/** The failure as shown in status, the page and logs: credential patterns (URL userinfo, query strings) redacted. */
 function reasonOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof Error && typeof code === 'string' && !code.startsWith('SWY_')) {
-    return err.message.includes(code) ? code : `${code}: ${err.message}`;
+    return redactText(err.message.includes(code) ? code : `${code}: ${err.message}`);
   }
-  return err instanceof Error ? err.message : describeError(err);
+  return redactText(err instanceof Error ? err.message : describeError(err));
 }

@@ -1,6 +1,8 @@
 // Header rewriting in both directions: hop-by-hop headers are removed (RFC 9110 §7.6.1), the
-// X-Forwarded-* family and Forwarded (RFC 7239) are appended to, Host is passed through unless
-// the cluster overrides it. Works on Node's flat rawHeaders list so the hot path never builds
+// X-Forwarded-* family and Forwarded (RFC 7239) are replaced by the proxy's own (or appended to
+// when proxy.trustForwarded), Host is passed through unless the cluster overrides it. The
+// client's Connection-listed headers are removed from the client's headers only, before the
+// proxy's own are added, so a client cannot strip the forwarding headers by listing them. Works on Node's flat rawHeaders list so the hot path never builds
 // the lazily parsed `req.headers` object.
 
 /** Headers that describe one connection and never cross a proxy (request direction). */
@@ -57,9 +59,11 @@ function appendValue(existing: string | undefined, value: string): string {
 
 /**
  * Builds the header list sent upstream from the client's raw headers. `authority` replaces the
- * client's Host (absolute-form targets, RFC 9112 §3.2.2) when not ''.
+ * client's Host (absolute-form targets, RFC 9112 §3.2.2) when not ''. `trustForwarded`: the
+ * client's X-Forwarded-For/-Proto/-Host and Forwarded are appended to (a trusted proxy is in
+ * front); otherwise they are dropped and only this proxy's values go upstream.
  */
-export function buildUpstreamHeaders(raw: readonly string[], client: string, proto: string, authority: string): UpstreamHeaders {
+export function buildUpstreamHeaders(raw: readonly string[], client: string, proto: string, authority: string, trustForwarded: boolean): UpstreamHeaders {
   const out: string[] = ['host', ''];
   let host = '';
   let xff: string | undefined;
@@ -79,10 +83,10 @@ export function buildUpstreamHeaders(raw: readonly string[], client: string, pro
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host': host = value; continue;
-      case 'x-forwarded-for': xff = appendValue(xff, value); continue;
-      case 'x-forwarded-proto': xfp = appendValue(xfp, value); continue;
-      case 'x-forwarded-host': xfh = appendValue(xfh, value); continue;
-      case 'forwarded': fwd = appendValue(fwd, value); continue;
+      case 'x-forwarded-for': if (trustForwarded) xff = appendValue(xff, value); continue;
+      case 'x-forwarded-proto': if (trustForwarded) xfp = appendValue(xfp, value); continue;
+      case 'x-forwarded-host': if (trustForwarded) xfh = appendValue(xfh, value); continue;
+      case 'forwarded': if (trustForwarded) fwd = appendValue(fwd, value); continue;
       case 'connection': connection = appendValue(connection, value); continue;
       case 'upgrade': upgrade = value; continue;
       case 'transfer-encoding': hasBody = true; continue;
@@ -93,11 +97,13 @@ export function buildUpstreamHeaders(raw: readonly string[], client: string, pro
   }
   if (authority !== '') host = authority;
   out[1] = host;
+  // Connection-listed names apply to the client's own headers (before this index) only.
+  const clientEnd = out.length;
   out.push('x-forwarded-for', appendValue(xff, client));
   out.push('x-forwarded-proto', appendValue(xfp, proto));
   if (host !== '') out.push('x-forwarded-host', appendValue(xfh, host));
   out.push('forwarded', appendValue(fwd, forwardedElement(client, host, proto)));
-  const headers = connection === '' ? out : dropConnectionListed(out, connection);
+  const headers = connection === '' ? out : dropConnectionListed(out, clientEnd, connection);
   return { headers, host, hasBody, upgrade };
 }
 
@@ -111,12 +117,17 @@ export function connectionListed(connection: string): Set<string> {
   return names;
 }
 
-function dropConnectionListed(headers: string[], connection: string): string[] {
+/** Names a client may not declare hop-by-hop: the request's framing. Host (slot 0) is never filtered. */
+const NOT_HOP_BY_HOP = new Set(['content-length']);
+
+/** Drops the Connection-listed client headers in [2, clientEnd); the proxy's own after it stay. */
+function dropConnectionListed(headers: string[], clientEnd: number, connection: string): string[] {
   const listed = connectionListed(connection);
   if (listed.size === 0) return headers;
   const kept: string[] = [headers[0], headers[1]];
   for (let i = 2; i < headers.length; i += 2) {
-    if (!listed.has(headers[i].toLowerCase())) kept.push(headers[i], headers[i + 1]);
+    const name = headers[i].toLowerCase();
+    if (i >= clientEnd || !listed.has(name) || NOT_HOP_BY_HOP.has(name)) kept.push(headers[i], headers[i + 1]);
   }
   return kept;
 }

@@ -8,11 +8,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig, ProxyConfig } from '../config/types.ts';
+import { redactText } from '../config/redact.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
 import type { ProxyContext } from './context.ts';
 import { retryCluster, shouldRetry, transitionSettled, type RetryFacts, type UpstreamFailure } from './decide.ts';
+import { createConnectionBudget } from './connection-budget.ts';
 import { buildUpstreamHeaders, clientAddress } from './headers.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { NO_CLUSTER, createProxyMetrics } from './metrics.ts';
@@ -67,11 +69,12 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
   const upstreams = new Map<string, Upstream>();
   for (const c of options.clusters) {
     if (c.upstream === undefined) continue;
+    const shown = redactText(c.upstream);
     upstreams.set(c.name, createUpstream({ ...c, upstream: c.upstream }, proxy, {
       metrics: metrics.cluster(c.name),
       onConnectFailure(cluster, err) {
-        const reason = `proxy could not connect to ${c.upstream}: ${describeError(err)}`;
-        warnLimited(`connect:${cluster}`, { cluster, upstream: c.upstream, err: describeError(err) }, `upstream ${cluster} unreachable: ${describeError(err)} (reported to health as a passive failure)`);
+        const reason = `proxy could not connect to ${shown}: ${describeError(err)}`;
+        warnLimited(`connect:${cluster}`, { cluster, upstream: shown, err: describeError(err) }, `upstream ${cluster} unreachable: ${describeError(err)} (reported to health as a passive failure)`);
         deps.onUpstreamFailure?.(cluster, reason);
       },
     }));
@@ -135,21 +138,24 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // A connection starts with the short clientIdle timeout; a request in progress gets the long one.
+    if (req.socket.timeout !== server.timeout) req.socket.setTimeout(server.timeout);
     const target = checkTarget(req.url ?? '');
     if (typeof target === 'string') return reject(res, target);
     const up = active;
     if (up === undefined) return reject(res, 'SWY_PROXY_NO_UPSTREAM');
-    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(req.socket.remoteAddress), 'http', target[1]);
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(req.socket.remoteAddress), 'http', target[1], proxy.trustForwarded);
     if (h.host === '' && req.httpVersionMinor === 1) return reject(res, 'SWY_PROXY_BAD_REQUEST');
     new HttpExchange(ctx, req, res, target[0], h, up).dispatch();
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (socket.timeout !== server.timeout) socket.setTimeout(server.timeout);
     const target = checkTarget(req.url ?? '');
     if (typeof target === 'string') return rejectRaw(socket, replies[target]);
     const up = active;
     if (up === undefined) return rejectRaw(socket, replies.SWY_PROXY_NO_UPSTREAM);
-    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(socket.remoteAddress), 'http', target[1]);
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(socket.remoteAddress), 'http', target[1], proxy.trustForwarded);
     if (h.host === '' && req.httpVersionMinor === 1) return rejectRaw(socket, replies.SWY_PROXY_BAD_REQUEST);
     new TunnelExchange(ctx, req, socket, head, target[0], h, up).dispatch();
   };
@@ -177,6 +183,31 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
     noDelay: true,
   }, onRequest);
   server.timeout = Math.max(proxy.timeouts.idle, proxy.timeouts.headers) + 1000;
+  server.keepAliveTimeout = proxy.timeouts.clientIdle;
+  const budget = createConnectionBudget({ limit: proxy.maxConnections, perSource: proxy.maxConnectionsPerSource }, {
+    registry: deps.registry,
+    tunnels() {
+      let n = 0;
+      for (const up of upstreams.values()) n += up.tunnels.size;
+      return n;
+    },
+    isTunnel(socket) {
+      for (const up of upstreams.values()) if (up.tunnels.has(socket)) return true;
+      return false;
+    },
+    onPressure(what, reason, open) {
+      warnLimited(`connections:${what}:${reason}`, { open, limit: proxy.maxConnections, perSource: proxy.maxConnectionsPerSource, reason },
+        what === 'evicted'
+          ? `proxy at its limit of ${proxy.maxConnections} connections: closing the oldest idle ones to admit new clients`
+          : reason === 'per_source'
+            ? `proxy refused connections from a source already holding ${proxy.maxConnectionsPerSource} (proxy.maxConnectionsPerSource)`
+            : `proxy refused connections: all ${proxy.maxConnections} are busy (proxy.maxConnections)`);
+    },
+  });
+  // Runs after node:http's own connection listener: before the first byte only clientIdle applies.
+  server.on('connection', (socket: Socket) => {
+    if (budget.admit(socket)) socket.setTimeout(proxy.timeouts.clientIdle);
+  });
   server.on('upgrade', onUpgrade);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => rejectRaw(socket, replies.SWY_PROXY_CONNECT_REJECTED));
   server.on('clientError', onClientError);

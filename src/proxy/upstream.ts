@@ -34,6 +34,7 @@ export function createUpstream(cluster: ClusterConfig & { upstream: string }, pr
     const pool = new Pool(url.origin, {
       allowH2: false,
       pipelining: 1,
+      connections: proxy.upstreamConnections,
       connectTimeout: proxy.timeouts.connect,
       headersTimeout: proxy.timeouts.headers,
       bodyTimeout: proxy.timeouts.idle,

@@ -68,13 +68,13 @@ export function udpExchange(port: number, msg: Buffer, opts: { host?: string; ti
  * Opens one TCP connection, writes every message (length-framed, in one write: pipelined), and
  * resolves with the replies once `expect` of them arrived or the server closed or `timeoutMs` passed.
  */
-export function tcpExchange(port: number, msgs: Buffer[], opts: { host?: string; timeoutMs?: number; expect?: number } = {}): Promise<Buffer[]> {
+export function tcpExchange(port: number, msgs: Buffer[], opts: { host?: string; timeoutMs?: number; expect?: number; localAddress?: string } = {}): Promise<Buffer[]> {
   const host = opts.host ?? '127.0.0.1';
   const expect = opts.expect ?? msgs.length;
   return new Promise((resolve, reject) => {
     const replies: Buffer[] = [];
     let buf = Buffer.alloc(0);
-    const sock = connect({ host, port });
+    const sock = connect({ host, port, localAddress: opts.localAddress });
     const done = () => { clearTimeout(t); sock.destroy(); resolve(replies); };
     const t = setTimeout(done, opts.timeoutMs ?? 2000);
     sock.once('error', (err) => { clearTimeout(t); reject(err); });

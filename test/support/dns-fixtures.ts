@@ -15,11 +15,13 @@ export const cluster = (name: string, addresses: string[]): ClusterConfig => ({
 export const clusters = [cluster('east', ['192.0.2.1', '192.0.2.2', '2001:db8::1']), cluster('west', ['198.51.100.1'])];
 export const hostnames = ['app.example.com', 'api.eu.example.com'];
 
+export const TCP_DEFAULTS: DnsConfig['tcp'] = { idleTimeout: 10_000, maxConnections: 100, maxConnectionsPerSource: 100, messageTimeout: 2000 };
+
 export const dnsConfig = (over: Partial<DnsConfig> = {}): DnsConfig => ({
   listen: [{ host: '127.0.0.1', port: 0, family: 4 }],
   maxUdpSize: 1232,
   rateLimit: { responsesPerSecond: 0, slip: 2, window: 15_000, ipv4PrefixLength: 24, ipv6PrefixLength: 56 },
-  tcp: { idleTimeout: 10_000, maxConnections: 100 },
+  tcp: TCP_DEFAULTS,
   ...over,
 });
 

@@ -83,6 +83,10 @@ export interface TestProxyOptions {
   maxHeaderSize?: number;
   maxUrlLength?: number;
   hostnames?: string[];
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  upstreamConnections?: number;
+  trustForwarded?: boolean;
 }
 
 export async function startTestProxy(o: TestProxyOptions): Promise<TestProxy> {
@@ -92,7 +96,11 @@ export async function startTestProxy(o: TestProxyOptions): Promise<TestProxy> {
   const healthy = new Map<string, boolean>();
   const proxyConfig: ProxyConfig = {
     listen: { host: '127.0.0.1', port: 0, family: 4 },
-    timeouts: { connect: 2000, headers: 5000, idle: 5000, clientHeaders: 5000, ...o.timeouts },
+    timeouts: { connect: 2000, headers: 5000, idle: 5000, clientHeaders: 5000, clientIdle: 5000, ...o.timeouts },
+    maxConnections: o.maxConnections ?? 10_000,
+    maxConnectionsPerSource: o.maxConnectionsPerSource ?? 10_000,
+    upstreamConnections: o.upstreamConnections ?? 256,
+    trustForwarded: o.trustForwarded ?? false,
     maxHeaderSize: o.maxHeaderSize ?? 16_384,
     maxUrlLength: o.maxUrlLength ?? 8192,
     hostnames: o.hostnames ?? ['app.example.com'],

@@ -35,6 +35,8 @@ export interface StartOptions {
   dir?: string;                        // reuse a folder (state file survives a restart)
   ports?: { dns?: number; admin?: number; proxy?: number };
   waitReady?: boolean;                 // default true: resolves when /readyz answers 200
+  /** A command that execs the rest (e.g. ['prlimit', '--nofile=4096:4096', '--']): the child's pid stays switchyard's. */
+  prefix?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -51,7 +53,8 @@ export async function startSwitchyard(opts: StartOptions): Promise<SwitchyardPro
     DNS_PORT: String(dnsPort), ADMIN_PORT: String(adminPort), PROXY_PORT: String(proxyPort),
     ...opts.env,
   };
-  const child = spawn(NODE, [BIN, 'serve', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(opts.prefix ?? []), NODE, BIN, 'serve', '--config', configFile];
+  const child = spawn(argv[0], argv.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (chunk: Buffer) => { out += chunk.toString(); if (out.length > 4_000_000) out = out.slice(-2_000_000); };
   child.stdout!.on('data', keep);

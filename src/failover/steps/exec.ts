@@ -1,8 +1,10 @@
-// exec: runs a command (argv, no shell) as a failover hook. The child gets the environment
-// passed in deps plus the step's `env` plus SWITCHYARD_* variables describing the move; it runs
+// exec: runs a command (argv, no shell) as a failover hook. The child gets PATH, LANG and TZ
+// from the environment passed in deps (never the rest: it holds the admin token and database
+// URLs), the step's `env`, and SWITCHYARD_* variables describing the move; it runs
 // in its own process group so that a timeout or an abort kills everything it started (SIGTERM,
 // then SIGKILL after a grace), and whatever it left running when it exits is killed too. The
-// last 64 KiB of stdout and of stderr go to the log.
+// last 64 KiB of stdout and of stderr go to the log through deps.redact; they are kept out of
+// the error (and so out of the journal that /v1/status serves).
 //
 // A run a crash left behind (its pid journaled, still alive) is waited for, then ended, before the
 // step runs again: two runs of one hook never overlap.
@@ -24,10 +26,14 @@ export interface ExecDeps {
   env: Record<string, string | undefined>;
   /** Time between SIGTERM and SIGKILL; 5 s by default. */
   killGraceMs?: number;
+  /** Applied to the hook's output before it is logged (secrets it may print); identity by default. */
+  redact?: (text: string) => string;
 }
 
+/** What a hook inherits from switchyard's environment without listing it in `env`. */
+export const INHERITED_ENV = ['PATH', 'LANG', 'TZ'] as const;
+
 const OUTPUT_LIMIT = 64 * 1024;
-const DETAIL_LIMIT = 2048;
 const CLOSE_WAIT_MS = 1000;
 
 /** Keeps the last `limit` bytes written to it. */
@@ -49,10 +55,10 @@ class Tail {
   }
 }
 
-/** The environment of the child: deps.env, then config.env, then the SWITCHYARD_* variables (which win). */
+/** The environment of the child: INHERITED_ENV from `base`, then config.env, then the SWITCHYARD_* variables (which win). */
 export function execEnvironment(config: ExecConfig, ctx: StepContext, base: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  for (const k of INHERITED_ENV) if (base[k] !== undefined) env[k] = base[k];
   Object.assign(env, config.env, {
     SWITCHYARD_EPOCH: String(ctx.epoch),
     SWITCHYARD_SOURCE: ctx.source.name,
@@ -83,6 +89,8 @@ export interface ProcessIo {
   logger: Logger;
   /** Called once the child is running, with its pid (its process group id too). */
   onSpawn?: (pid: number) => void;
+  /** Applied to the output before it is logged; identity by default. */
+  redact?: (text: string) => string;
 }
 
 /** The executable `command` resolves to in `env`'s PATH, or undefined when there is none. */
@@ -97,6 +105,7 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
   io.signal.throwIfAborted();
   const [command, ...args] = spec.command;
   const { what, killGraceMs } = spec;
+  const redact = io.redact ?? ((t: string) => t);
   const started = Date.now();
   const stdout = new Tail(OUTPUT_LIMIT);
   const stderr = new Tail(OUTPUT_LIMIT);
@@ -141,8 +150,7 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
       const code = exit?.code ?? null;
       const sig = exit?.signal ?? null;
       const durationMs = Date.now() - started;
-      const log = { command: spec.command, exitCode: code, signal: sig, durationMs, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.total, stderrBytes: stderr.total };
-      const tails = { stdoutTail: stdout.text(DETAIL_LIMIT), stderrTail: stderr.text(DETAIL_LIMIT) };
+      const log = { command: spec.command, exitCode: code, signal: sig, durationMs, stdout: redact(stdout.text()), stderr: redact(stderr.text()), stdoutBytes: stdout.total, stderrBytes: stderr.total };
       if (spawnError) {
         const errno = (spawnError as NodeJS.ErrnoException).code;
         io.logger.error({ command: spec.command, err: spawnError.message }, `${what} could not start ${command}`);
@@ -152,11 +160,10 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
         rejectRun(io.signal.reason);
       } else if (stopping === 'timeout') {
         io.logger.error(log, `${what} timed out after ${spec.timeout}ms; killed its process group`);
-        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what} timed out after ${spec.timeout}ms and was killed`, { command, timedOut: true, timeoutMs: spec.timeout, ...tails }));
+        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what} timed out after ${spec.timeout}ms and was killed (its output is in the log)`, { command, timedOut: true, timeoutMs: spec.timeout }));
       } else if (code !== 0) {
-        const last = tails.stderrTail.trim().split('\n').slice(-3).join(' | ');
         io.logger.error(log, `${what} failed: ${command} exited with ${code ?? sig}`);
-        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${last ? `: ${last}` : ''}`, { command, exitCode: code, signal: sig, ...tails }));
+        rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', `${what}: ${command} exited with ${code === null ? `signal ${sig}` : `code ${code}`} (its stderr is in the log, not in the journal)`, { command, exitCode: code, signal: sig }));
       } else {
         io.logger.info(log, `${what} ran ${command} in ${durationMs}ms`);
         resolveRun({ detail: `exit 0 in ${durationMs}ms` });
@@ -223,6 +230,7 @@ export function createExecStep(config: ExecConfig, deps: ExecDeps): Step {
     const outcome = await runProcess({ what: `exec step ${config.name}`, command: config.command, env: execEnvironment(config, ctx, deps.env), timeout: config.timeout, killGraceMs }, {
       signal: ctx.signal,
       logger: ctx.logger,
+      redact: deps.redact,
       onSpawn: (pid) => {
         if (!ctx.recordProcess) return;
         recorded = ctx.recordProcess(ownerOf(pid)).catch((err) => ctx.logger.error({ pid, err: String(err) }, `exec step ${config.name}: could not journal pid ${pid}; a resume after a crash could not wait for it`));

@@ -74,6 +74,25 @@ for (const [name, text, expected] of cases) {
   });
 }
 
+test('SWITCHYARD_ADMIN_TOKEN: empty or with whitespace is an error, never "no authentication"', () => {
+  for (const token of ['', '   ', 'two words']) {
+    const issues = issuesOf(BASE, { SWITCHYARD_ADMIN_TOKEN: token });
+    assert.ok(issues.some((i) => i.path === 'SWITCHYARD_ADMIN_TOKEN' && /SWY_ADMIN_TOKEN_EMPTY/.test(i.message)), JSON.stringify(issues));
+  }
+  assert.equal(parseConfig(BASE, { SWITCHYARD_ADMIN_TOKEN: 'x1' }, '/').admin.token, 'x1');
+});
+
+test('admin.openReads: open on loopback, closed elsewhere, false needs a token', () => {
+  assert.equal(parseConfig(BASE, {}, '/').admin.openReads, true);
+  assert.equal(parseConfig(`${BASE}\nadmin: { listen: "127.0.0.1:9090" }\n`, { SWITCHYARD_ADMIN_TOKEN: 't' }, '/').admin.openReads, true);
+  assert.equal(parseConfig(`${BASE}\nadmin: { listen: "0.0.0.0:9090" }\n`, { SWITCHYARD_ADMIN_TOKEN: 't' }, '/').admin.openReads, false);
+  assert.equal(parseConfig(`${BASE}\nadmin: { listen: "0.0.0.0:9090", openReads: true }\n`, { SWITCHYARD_ADMIN_TOKEN: 't' }, '/').admin.openReads, true);
+  const issues = issuesOf(`${BASE}\nadmin: { openReads: false }\n`);
+  assert.ok(issues.some((i) => i.path === 'admin.openReads' && /needs SWITCHYARD_ADMIN_TOKEN/.test(i.message)), JSON.stringify(issues));
+  const c = parseConfig(`${BASE}\nadmin: { allowedHosts: [Admin.Example.COM.] }\n`, {}, '/');
+  assert.deepEqual(c.admin.allowedHosts, ['admin.example.com']);
+});
+
 test('every error is reported in one pass', () => {
   const issues = issuesOf(`${BASE}\nhealth: { fall: 0, rise: abc }\ndns: { maxUdpSize: 100 }\n`);
   assert.deepEqual(issues.map((i) => i.path).sort(), ['dns.maxUdpSize', 'health.fall', 'health.rise']);

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createDnsServer } from '../../../src/dns/index.ts';
 import { buildQuery, decode, encodeWireName, optRecord, tcpExchange, udpExchange } from '../../support/dns-client.ts';
-import { clusters, dnsConfig, fakeRouting, hostnames, zone } from '../../support/dns-fixtures.ts';
+import { clusters, dnsConfig, fakeRouting, hostnames, zone, TCP_DEFAULTS } from '../../support/dns-fixtures.ts';
 
 const UDP_PACKETS = 20_000;
 const TCP_CONNECTIONS = 60;
@@ -103,7 +103,7 @@ test('fuzz: random and mutated packets over UDP and TCP leave the server answeri
   const routing = fakeRouting();
   const registry = new Registry();
   const server = createDnsServer(
-    { zone, hostnames, clusters, dns: dnsConfig({ rateLimit: { responsesPerSecond: 2000, slip: 2, window: 5000, ipv4PrefixLength: 24, ipv6PrefixLength: 56 }, tcp: { idleTimeout: 500, maxConnections: 40 } }) },
+    { zone, hostnames, clusters, dns: dnsConfig({ rateLimit: { responsesPerSecond: 2000, slip: 2, window: 5000, ipv4PrefixLength: 24, ipv6PrefixLength: 56 }, tcp: { ...TCP_DEFAULTS, idleTimeout: 500, maxConnections: 40 } }) },
     { routing, logger: pino({ level: 'silent' }), registry },
   );
   await server.start();

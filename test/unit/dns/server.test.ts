@@ -11,7 +11,7 @@ import type { DnsConfig } from '../../../src/config/types.ts';
 import { createDnsServer } from '../../../src/dns/index.ts';
 import { isSwitchyardError } from '../../../src/errors.ts';
 import { buildQuery, decode, tcpExchange, udpExchange } from '../../support/dns-client.ts';
-import { clusters, dnsConfig, fakeRouting, hostnames, zone } from '../../support/dns-fixtures.ts';
+import { clusters, dnsConfig, fakeRouting, hostnames, zone, TCP_DEFAULTS } from '../../support/dns-fixtures.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -100,7 +100,7 @@ test('TCP: a query split across many small writes is answered', async (t) => {
 });
 
 test('TCP: an idle connection is closed after dns.tcp.idleTimeout', async (t) => {
-  const { server, port } = await start({ tcp: { idleTimeout: 200, maxConnections: 10 } });
+  const { server, port } = await start({ tcp: { ...TCP_DEFAULTS, idleTimeout: 200, maxConnections: 10 } });
   t.after(() => server.close());
   const sock = connect({ host: '127.0.0.1', port });
   t.after(() => sock.destroy());
@@ -110,25 +110,73 @@ test('TCP: an idle connection is closed after dns.tcp.idleTimeout', async (t) =>
   assert.ok(Date.now() - began >= 150, 'not before the timeout');
 });
 
-test('TCP: beyond dns.tcp.maxConnections new connections are closed at once; freed slots are reused', async (t) => {
-  const { server, registry, port } = await start({ tcp: { idleTimeout: 10_000, maxConnections: 3 } });
+test('TCP: at dns.tcp.maxConnections the oldest idle connection makes room; when none is idle the new one is closed', async (t) => {
+  const { server, registry, port } = await start({ tcp: { ...TCP_DEFAULTS, idleTimeout: 10_000, maxConnections: 3 } });
   t.after(() => server.close());
   const held: Socket[] = [];
   t.after(() => held.forEach((s) => s.destroy()));
-  for (let i = 0; i < 3; i++) {
+  const open = async (partial: boolean) => {
     const s = connect({ host: '127.0.0.1', port });
+    s.on('error', () => {});
     held.push(s);
     await once(s, 'connect');
-  }
-  // The server counts a connection when it accepts it: wait until all three are open.
-  for (let i = 0; i < 100 && sum(await metric(registry, 'switchyard_dns_tcp_connections')) < 3; i++) await new Promise((r) => setTimeout(r, 10));
-  const replies = await tcpExchange(port, [buildQuery({ name: 'app.example.com' })], { timeoutMs: 1000 });
-  assert.equal(replies.length, 0, 'the fourth connection got no answer');
+    if (partial) s.write(Buffer.from([0, 40, 1]));     // a message begun, not finished: busy
+    return s;
+  };
+  const waitOpen = async (n: number) => {
+    for (let i = 0; i < 100 && sum(await metric(registry, 'switchyard_dns_tcp_connections')) !== n; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  for (let i = 0; i < 3; i++) await open(true);
+  await waitOpen(3);
+  await new Promise((r) => setTimeout(r, 50));
+  const refused = await tcpExchange(port, [buildQuery({ name: 'app.example.com' })], { timeoutMs: 1000 });
+  assert.equal(refused.length, 0, 'every slot busy: the fourth connection got no answer');
   assert.equal(sum(await metric(registry, 'switchyard_dns_tcp_rejected_total')), 1);
-  held.pop()!.destroy();
-  for (let i = 0; i < 100 && sum(await metric(registry, 'switchyard_dns_tcp_connections')) > 2; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal((await tcpExchange(port, [buildQuery({ name: 'app.example.com' })])).length, 1);
-  held.forEach((s) => s.destroy());
+  held.shift()!.destroy();
+  await waitOpen(2);
+  const idle = await open(false);
+  await waitOpen(3);
+  const idleClosed = once(idle, 'close');
+  assert.equal((await tcpExchange(port, [buildQuery({ name: 'app.example.com' })])).length, 1, 'the idle connection made room');
+  await idleClosed;
+  assert.equal(sum(await metric(registry, 'switchyard_dns_tcp_evicted_total')), 1);
+  assert.equal(held.filter((s) => !s.destroyed).length, 2, 'the busy ones were kept');
+});
+
+test('TCP: one source cannot hold more than maxConnectionsPerSource; its oldest idle one goes first', async (t) => {
+  const { server, registry, port } = await start({ tcp: { ...TCP_DEFAULTS, maxConnections: 100, maxConnectionsPerSource: 2 } });
+  t.after(() => server.close());
+  const a = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.7' });
+  const b = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.7' });
+  t.after(() => { a.destroy(); b.destroy(); });
+  await Promise.all([once(a, 'connect'), once(b, 'connect')]);
+  for (let i = 0; i < 100 && sum(await metric(registry, 'switchyard_dns_tcp_connections')) !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+  const aClosed = once(a, 'close');
+  const replies = await tcpExchange(port, [buildQuery({ name: 'app.example.com' })], { localAddress: '127.0.0.7' });
+  assert.equal(replies.length, 1);
+  await aClosed;
+  assert.equal(b.destroyed, false, 'only the oldest of the source was closed');
+});
+
+test('TCP: a message trickled byte by byte is cut at messageTimeout even though every byte resets the idle timeout', async (t) => {
+  const { server, port } = await start({ tcp: { ...TCP_DEFAULTS, idleTimeout: 10_000, messageTimeout: 400 } });
+  t.after(() => server.close());
+  const q = buildQuery({ name: 'app.example.com' });
+  const framed = Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]);
+  const s = connect({ host: '127.0.0.1', port });
+  s.on('error', () => {});
+  t.after(() => s.destroy());
+  await once(s, 'connect');
+  let got = 0;
+  s.on('data', (c) => { got += c.length; });
+  const began = Date.now();
+  let i = 0;
+  const timer = setInterval(() => { if (i < framed.length && !s.destroyed) s.write(framed.subarray(i, ++i)); }, 100);
+  t.after(() => clearInterval(timer));
+  await Promise.race([new Promise((r) => s.once('close', r)), new Promise((_, rej) => setTimeout(() => rej(new Error('not closed within 5 s')), 5000))]);
+  const ms = Date.now() - began;
+  assert.ok(ms >= 350 && ms < 3000, `closed after ${ms} ms`);
+  assert.equal(got, 0, 'no answer to a message that never completed in time');
 });
 
 test('no reply to short messages and responses; FORMERR, NOTIMP and BADVERS replies', async (t) => {

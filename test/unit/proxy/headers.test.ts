@@ -14,7 +14,7 @@ test('buildUpstreamHeaders strips hop-by-hop and Connection-listed headers, keep
     'TE', 'trailers', 'Trailer', 'X-T', 'Proxy-Connection', 'keep-alive', 'Proxy-Authorization', 'Basic eA==',
     'Expect', '100-continue', 'Upgrade', 'websocket', 'Accept', 'text/html', 'Set-Thing', 'a', 'Set-Thing', 'b', 'Content-Length', '5',
   ];
-  const h = buildUpstreamHeaders(raw, '192.0.2.7', 'http', '');
+  const h = buildUpstreamHeaders(raw, '192.0.2.7', 'http', '', false);
   assert.deepEqual(pairs(h.headers), [
     ['host', 'app.example.com'], ['Accept', 'text/html'], ['Set-Thing', 'a'], ['Set-Thing', 'b'], ['Content-Length', '5'],
     ['x-forwarded-for', '192.0.2.7'], ['x-forwarded-proto', 'http'], ['x-forwarded-host', 'app.example.com'],
@@ -25,9 +25,9 @@ test('buildUpstreamHeaders strips hop-by-hop and Connection-listed headers, keep
   assert.equal(h.upgrade, 'websocket');
 });
 
-test('buildUpstreamHeaders appends to existing X-Forwarded-* and Forwarded (several lines joined)', () => {
+test('buildUpstreamHeaders with trustForwarded appends to existing X-Forwarded-* and Forwarded (several lines joined)', () => {
   const raw = ['host', 'a.example:8080', 'X-Forwarded-For', '203.0.113.1', 'x-forwarded-for', '198.51.100.2', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'edge.example', 'Forwarded', 'for=203.0.113.1;proto=https'];
-  const h = buildUpstreamHeaders(raw, '2001:db8::1', 'http', '');
+  const h = buildUpstreamHeaders(raw, '2001:db8::1', 'http', '', true);
   const m = new Map(pairs(h.headers));
   assert.equal(m.get('x-forwarded-for'), '203.0.113.1, 198.51.100.2, 2001:db8::1');
   assert.equal(m.get('x-forwarded-proto'), 'https, http');
@@ -36,15 +36,37 @@ test('buildUpstreamHeaders appends to existing X-Forwarded-* and Forwarded (seve
   assert.equal(h.hasBody, false);
 });
 
+test('buildUpstreamHeaders without trustForwarded replaces the client\'s forwarding headers', () => {
+  const raw = ['host', 'a.example', 'X-Forwarded-For', '6.6.6.6', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'bank.example', 'Forwarded', 'for=6.6.6.6'];
+  const m = pairs(buildUpstreamHeaders(raw, '192.0.2.7', 'http', '', false).headers);
+  assert.deepEqual(m.filter(([n]) => /forward/i.test(n)), [
+    ['x-forwarded-for', '192.0.2.7'], ['x-forwarded-proto', 'http'], ['x-forwarded-host', 'a.example'], ['forwarded', 'for=192.0.2.7;host=a.example;proto=http'],
+  ]);
+});
+
+test('a client cannot strip the proxy\'s headers, Host or Content-Length by listing them in Connection', () => {
+  for (const trust of [false, true]) {
+    const raw = ['host', 'a.example', 'Connection', 'x-forwarded-for, Forwarded, X-Forwarded-Proto, x-forwarded-host, host, content-length, x-drop', 'X-Drop', '1', 'Content-Length', '3', 'X-Forwarded-For', '10.9.9.9'];
+    const m = new Map(pairs(buildUpstreamHeaders(raw, '192.0.2.7', 'http', '', trust).headers));
+    assert.equal(m.get('x-forwarded-for'), trust ? '10.9.9.9, 192.0.2.7' : '192.0.2.7');
+    assert.equal(m.get('x-forwarded-proto'), 'http');
+    assert.equal(m.get('x-forwarded-host'), 'a.example');
+    assert.equal(m.get('forwarded'), 'for=192.0.2.7;host=a.example;proto=http');
+    assert.equal(m.get('host'), 'a.example');
+    assert.equal(m.get('Content-Length'), '3');
+    assert.equal(m.has('X-Drop'), false, 'other listed headers are still dropped');
+  }
+});
+
 test('buildUpstreamHeaders: absolute-form authority replaces Host; no Host leaves the slot empty', () => {
-  const h = buildUpstreamHeaders(['Host', 'other'], '10.0.0.1', 'http', 'app.example.com');
+  const h = buildUpstreamHeaders(['Host', 'other'], '10.0.0.1', 'http', 'app.example.com', false);
   assert.deepEqual(h.headers.slice(0, 2), ['host', 'app.example.com']);
-  const none = buildUpstreamHeaders(['Transfer-Encoding', 'chunked'], '10.0.0.1', 'http', '');
+  const none = buildUpstreamHeaders(['Transfer-Encoding', 'chunked'], '10.0.0.1', 'http', '', false);
   assert.equal(none.host, '');
   assert.equal(none.hasBody, true);
   assert.equal(new Map(pairs(none.headers)).get('forwarded'), 'for=10.0.0.1;proto=http');
   assert.equal(new Map(pairs(none.headers)).has('x-forwarded-host'), false);
-  assert.equal(buildUpstreamHeaders(['Content-Length', '0'], '10.0.0.1', 'http', '').hasBody, false);
+  assert.equal(buildUpstreamHeaders(['Content-Length', '0'], '10.0.0.1', 'http', '', false).hasBody, false);
 });
 
 test('buildResponseHeaders strips hop-by-hop, Connection-listed and Proxy-Authenticate; keeps repeats', () => {

@@ -10,7 +10,7 @@ import { isSwitchyardError } from '../../../../src/errors.ts';
 import { captureLogger, stepContext } from '../../../support/step-context.ts';
 
 const NODE = process.execPath;
-const baseEnv = { PATH: '/usr/bin:/bin', HOME: '/nonexistent', KEEP_ME: 'from-deps' };
+const baseEnv = { PATH: '/usr/bin:/bin', HOME: '/nonexistent', LANG: 'C.UTF-8', SWITCHYARD_ADMIN_TOKEN: 'admin-secret', EAST_DATABASE_URL: 'postgres://u:pw@db/app' };
 let dir: string;
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'switchyard-exec-')); });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -34,7 +34,7 @@ async function waitDead(pid: number): Promise<boolean> {
   return !alive(pid);
 }
 
-test('the child gets deps.env, config.env and the SWITCHYARD_* variables; its output is logged', async () => {
+test('the child gets PATH/LANG/TZ of deps.env (nothing else of it), config.env and the SWITCHYARD_* variables; its output is logged', async () => {
   const out = join(dir, 'env.json');
   const script = 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.env)); console.log("hello from the hook"); console.error("a warning")';
   const step = createExecStep(execConfig([NODE, '-e', script, out], { env: { EXTRA: 'x y', SWITCHYARD_EPOCH: 'overridden?' } }), { env: baseEnv });
@@ -44,7 +44,9 @@ test('the child gets deps.env, config.env and the SWITCHYARD_* variables; its ou
   const res = await step.run(ctx);
   assert.match(res?.detail ?? '', /^exit 0 in \d+ms$/);
   const env = JSON.parse(await readFile(out, 'utf8'));
-  assert.equal(env.KEEP_ME, 'from-deps');
+  assert.equal(env.PATH, '/usr/bin:/bin');
+  assert.equal(env.LANG, 'C.UTF-8');
+  for (const k of ['HOME', 'SWITCHYARD_ADMIN_TOKEN', 'EAST_DATABASE_URL']) assert.equal(env[k], undefined, `${k} is not passed on`);
   assert.equal(env.EXTRA, 'x y');
   assert.equal(env.SWITCHYARD_EPOCH, '7', 'the SWITCHYARD_* variables win over config.env');
   assert.equal(env.SWITCHYARD_SOURCE, 'east');
@@ -62,13 +64,16 @@ test('the child gets deps.env, config.env and the SWITCHYARD_* variables; its ou
   assert.equal(line.exitCode, 0);
 });
 
-test('a non-zero exit is SWY_FAILOVER_EXEC_FAILED with the exit code and the output tail', async () => {
-  const step = createExecStep(execConfig(['/bin/sh', '-c', 'echo partial; echo "cannot reach the API" >&2; exit 3']), { env: baseEnv });
+test('a non-zero exit is SWY_FAILOVER_EXEC_FAILED with the exit code; the output goes to the log (redacted), not into the error', async () => {
+  const step = createExecStep(execConfig(['/bin/sh', '-c', 'echo partial; echo "cannot reach the API with tok-12345678" >&2; exit 3']), { env: baseEnv, redact: (t) => t.replaceAll('tok-12345678', '***') });
   const log = captureLogger();
   await assert.rejects(step.run(stepContext({ logger: log.logger })), (err) =>
-    isSwitchyardError(err, 'SWY_FAILOVER_EXEC_FAILED') && err.details?.exitCode === 3 && err.details?.stderrTail === 'cannot reach the API\n'
-    && err.details?.stdoutTail === 'partial\n' && /exited with code 3: cannot reach the API/.test(err.message));
-  assert.ok(log.lines.some((l) => l.level === 50 && l.exitCode === 3));
+    isSwitchyardError(err, 'SWY_FAILOVER_EXEC_FAILED') && err.details?.exitCode === 3 && /exited with code 3/.test(err.message)
+    && !JSON.stringify({ m: err.message, d: err.details }).includes('cannot reach'));
+  const line = log.lines.find((l) => l.level === 50 && l.exitCode === 3);
+  assert.ok(line);
+  assert.equal(line.stderr, 'cannot reach the API with ***\n');
+  assert.equal(line.stdout, 'partial\n');
 });
 
 test('the timeout kills the whole process group, even a child that ignores SIGTERM', async () => {
