@@ -3,3 +3,5 @@ export { decide, isStickyHold, restingState, type Decision, type PolicyInput } f
 export { createStep, type StepDeps } from './steps/index.ts';
 export type { Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
+export { createDatabaseObserver, type DatabaseObserver } from './database-observer.ts';
+export { createPositionFile, positionsFileFor, type PositionBook, type PositionRecord, type PositionStore } from './positions.ts';

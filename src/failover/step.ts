@@ -3,7 +3,7 @@
 // step must then do nothing harmful (an already promoted database counts as done).
 import type { Logger } from '../log.ts';
 import type { ClusterConfig, StepConfig } from '../config/index.ts';
-import type { TransitionKind } from '../routing/index.ts';
+import type { JournalEntry, JournalFacts, TransitionKind } from '../routing/index.ts';
 
 export interface StepContext {
   epoch: number;
@@ -16,9 +16,17 @@ export interface StepContext {
   attempt: number;              // 1-based
   signal: AbortSignal;          // aborted on the step's timeout or on shutdown
   logger: Logger;
+  /** This transition's journal so far (empty in prechecks): precheck facts and earlier attempts. */
+  journal: readonly JournalEntry[];
 }
 
-export interface StepOutcome { detail?: string }
+export interface StepOutcome {
+  detail?: string;
+  /** Figures for the journal entry (precheck or done). */
+  facts?: JournalFacts;
+  /** postgres-fence: what became of the source. `unreachable` makes the controller record it unfenced and keep trying. */
+  sourceFence?: 'fenced' | 'unreachable' | 'standby' | 'none';
+}
 
 export interface Step {
   readonly config: StepConfig;

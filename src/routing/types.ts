@@ -3,7 +3,10 @@
 
 export type FailoverStateName = 'steady' | 'suspect' | 'precheck' | 'failing-over' | 'failed-over' | 'held' | 'failing-back';
 export type TransitionKind = 'failover' | 'switchover' | 'failback';
-export type JournalPhase = 'started' | 'done' | 'failed' | 'skipped';
+/** `precheck`: what a step's precheck found before the move began (attempt 0), e.g. the target's timeline. */
+export type JournalPhase = 'precheck' | 'started' | 'done' | 'failed' | 'skipped';
+
+export type JournalFacts = Record<string, string | number | boolean | null>;
 
 export interface JournalEntry {
   step: string;          // step name from config
@@ -13,6 +16,8 @@ export interface JournalEntry {
   at: string;            // ISO time
   error?: string;
   detail?: string;
+  /** Figures a step reported (lag case and bytes, system identifier, timeline, fenced roles). */
+  facts?: JournalFacts;
 }
 
 export interface Transition {
