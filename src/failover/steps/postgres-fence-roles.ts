@@ -8,8 +8,8 @@ import type { PgQuery } from './postgres-session.ts';
 
 export const FENCE_SETTING = 'switchyard.fenced';
 
-const MARKED = `SELECT r.rolname FROM pg_roles r
-  JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
+const MARKED = `SELECT ro.rolname FROM pg_roles ro
+  JOIN pg_db_role_setting s ON s.setrole = ro.oid AND s.setdatabase = 0
   WHERE EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE '${FENCE_SETTING}=%')
   ORDER BY 1`;
 
@@ -24,6 +24,9 @@ export async function fencedRoles(query: PgQuery): Promise<string[]> {
 /** Takes LOGIN from every application role and records it; returns every role fenced now or before. */
 export async function fenceRoles(query: PgQuery, epoch: number): Promise<{ fenced: string[]; newly: string[] }> {
   const newly = (await query(TO_FENCE)).map((r) => r.rolname as string);
+  // An old primary whose synchronous standby is gone (promoted) would wait forever for it to
+  // confirm the commit: this session's commits are local only.
+  await query('SET synchronous_commit = local');
   if (newly.length > 0) {
     await query(`DO $fence$ DECLARE r record; BEGIN
       FOR r IN ${TO_FENCE} LOOP
@@ -38,6 +41,7 @@ export async function fenceRoles(query: PgQuery, epoch: number): Promise<{ fence
 export async function liftFence(query: PgQuery): Promise<string[]> {
   const roles = await fencedRoles(query);
   if (roles.length > 0) {
+    await query('SET synchronous_commit = local');
     await query(`DO $lift$ DECLARE r record; BEGIN
       FOR r IN ${MARKED} LOOP
         EXECUTE format('ALTER ROLE %I LOGIN', r.rolname);
