@@ -48,7 +48,10 @@ export function createRefencer(deps: RefenceDeps) {
     const detail = outcome.detail ?? outcome.sourceFence;
     await deps.routing.commit((x) => (x.unfenced?.cluster === u.cluster ? { ...x, unfenced: undefined } : x));
     log.warn({ cluster: u.cluster, epoch: u.epoch, detail, since: u.since }, `old primary ${u.cluster} answered and is fenced now: ${detail}`);
-    deps.notify?.notify({ kind: 'fenced', severity: 'info', summary: `old primary ${u.cluster} (source of move ${u.epoch}) answered and was fenced: ${detail}`, cluster: u.cluster, epoch: u.epoch, details: { since: u.since, detail } });
+    const summary = outcome.sourceFence === 'standby'
+      ? `old primary ${u.cluster} (source of move ${u.epoch}) answered as a standby (rebuilt): it cannot take writes`
+      : `old primary ${u.cluster} (source of move ${u.epoch}) answered and was fenced: ${detail}`;
+    deps.notify?.notify({ kind: 'fenced', severity: 'info', summary, cluster: u.cluster, epoch: u.epoch, details: { since: u.since, detail } });
   }
 
   return { tryRefence };
