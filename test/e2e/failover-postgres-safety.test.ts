@@ -100,7 +100,8 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
   }
 
   test('an async standby that stopped receiving 40+ MB ago holds, though it reports no lag of its own', async () => {
-    const { east, db, sy, dir } = await scenario({ synchronous: false });
+    // Default maxLagBytes (1 MiB); a generous maxRecordAge so a loaded machine cannot turn the lag hold into an unknown-position hold.
+    const { east, db, sy, dir, yaml } = await scenario({ synchronous: false, steps: () => `    - switch-traffic\n    - postgres-fence\n    - postgres-promote: { maxRecordAge: 2m }` });
     await disconnectStandby(db.standby);
     const lsn = await generateLag(db.primary, { rows: 330_000 });
     await until('the observer recorded the primary past the new WAL', async () => {
@@ -121,6 +122,15 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     assert.equal(held.active, 'east', 'traffic not moved');
     assert.deepEqual(await digShort(sy.dnsPort, 'app.example.com'), ['127.0.0.2']);
     assert.equal(await inRecovery(db.standby), true, 'no promotion');
+
+    // A restart during the outage still knows the last position (the positions file), so it
+    // holds on the same figure rather than on "unknown".
+    await sy.stop();
+    const again = await startSwitchyard({ config: yaml, dir });
+    cleanups.push(() => again.stop());
+    const heldAgain = await until('held after the restart', async () => { const s = await status(again); return s.state === 'held' && /blocked by prechecks/.test(s.reason) && s; }, 15_000, again);
+    assert.match(heldAgain.reason, /SWY_FAILOVER_REPLICA_LAG: .*the target is \d+ bytes behind the source's last recorded WAL position/);
+    assert.equal(await inRecovery(db.standby), true, 'no promotion after the restart either');
   });
 
   test('a careless failback onto the never-rebuilt old primary is refused and changes nothing; the runbook procedure, as written, then fails back', async () => {
