@@ -246,7 +246,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   let lastResume = 0;
 
   async function evaluateOnce(): Promise<void> {
-    if (refencer && routing.state().unfenced) await refencer.tryRefence();
+    if (refencer && routing.state().unfenced) refencer.tryRefence();
     const state = routing.state();
     if (interrupted(state)) {
       if (now() - lastResume < PRECHECK_RETRY_MS) return;
@@ -357,6 +357,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       unsubscribeHealth?.();
       shutdown.abort(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down'));
       await running?.catch(() => {});
+      await refencer?.idle();
       unsubscribeRouting();
       await Promise.all(steps.map((s) => s.close?.().catch(() => {})));
     },

@@ -5,7 +5,7 @@
 // is ever sent to the source of a completed move.
 import type { Logger } from '../log.ts';
 import type { Routing, UnfencedSource } from '../routing/index.ts';
-import { describeError } from '../errors.ts';
+import { describeError, isSwitchyardError } from '../errors.ts';
 import type { Notifier } from './notifier.ts';
 import type { StepOutcome } from './step.ts';
 
@@ -22,9 +22,18 @@ export interface RefenceDeps {
 export function createRefencer(deps: RefenceDeps) {
   const log = deps.logger.child({ part: 'refence' });
   let last = 0;
+  let inFlight: Promise<void> | null = null;
 
-  /** One attempt when one is due; resolves whether or not the source was fenced. */
-  async function tryRefence(): Promise<void> {
+  /**
+   * Starts one attempt when one is due and none is running, without waiting for it: an old
+   * primary that swallows packets must not hold up the controller's evaluations.
+   */
+  function tryRefence(): void {
+    if (inFlight) return;
+    inFlight = attempt().catch((err) => log.error({ err: describeError(err) }, `re-fencing failed: ${describeError(err)}`)).finally(() => { inFlight = null; });
+  }
+
+  async function attempt(): Promise<void> {
     const s = deps.routing.state();
     const u = s.unfenced;
     if (!u || deps.now() - last < deps.intervalMs) return;
@@ -38,6 +47,7 @@ export function createRefencer(deps: RefenceDeps) {
     try {
       outcome = await deps.run(u);
     } catch (err) {
+      if (isSwitchyardError(err, 'SWY_FAILOVER_SHUTDOWN')) return;
       log.error({ cluster: u.cluster, epoch: u.epoch, err: describeError(err) }, `re-fencing the old primary ${u.cluster} failed: ${describeError(err)}; trying again in ${deps.intervalMs} ms`);
       return;
     }
@@ -54,5 +64,5 @@ export function createRefencer(deps: RefenceDeps) {
     deps.notify?.notify({ kind: 'fenced', severity: 'info', summary, cluster: u.cluster, epoch: u.epoch, details: { since: u.since, detail } });
   }
 
-  return { tryRefence };
+  return { tryRefence, idle: async () => { await inFlight; } };
 }
