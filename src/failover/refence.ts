@@ -1,6 +1,7 @@
 // Re-fencing an old primary that could not be fenced during its move (it did not answer).
 // While the routing state records it `unfenced` and it is not the active cluster, the
-// controller calls tryRefence() at most once per interval; the moment the database answers it
+// controller starts tryRefence() (not awaited, one attempt at a time) at most once per
+// interval; the moment the database answers it
 // is fenced (or found to be a standby, rebuilt already), and the record is cleared. Nothing else
 // is ever sent to the source of a completed move.
 import type { Logger } from '../log.ts';
