@@ -8,7 +8,7 @@ import { createAdminServer, buildStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
-import { createFailoverController, createNotifier, createStep } from './failover/index.ts';
+import { createDatabaseObserver, createFailoverController, createNotifier, createPositionFile, createStep, positionsFileFor } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 import { readFdLimit, splitFdBudget } from './fd-budget.ts';
 
@@ -113,12 +113,18 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
   const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
   const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
-  const controller = createFailoverController({ config }, {
+  // The source database's WAL position, recorded every health interval beside the state file,
+  // judges a promotion when the source no longer answers (postgres-promote).
+  const observer = createDatabaseObserver({ clusters: config.clusters, intervalMs: config.health.interval, timeoutMs: Math.max(1000, config.health.timeout) }, {
+    routing, store: createPositionFile({ file: positionsFileFor(config.state.file) }), logger, registry,
+  });
+  const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval }, {
     routing,
     health,
     createStep: (step) => createStep(step, {
       env: deps.env,
       redact,
+      positions: observer,
       kubernetes: kubernetesClientsFor && { logger: logger.child({ module: 'failover' }), clientsFor: kubernetesClientsFor },
     }),
     logger,
@@ -156,6 +162,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     }
     health.start();
     started.push({ name: 'health', close: () => health.stop() });
+    await observer.start();
+    started.push({ name: 'database observer', close: () => observer.stop() });
     started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
     controller.start();
     started.push({ name: 'failover controller', close: () => controller.stop() });

@@ -56,12 +56,15 @@ export interface ClusterConfig {
 export interface HealthConfig { interval: number; timeout: number; fall: number; rise: number; jitter: number; confirmInterval: number }
 
 export type OnFailure = 'hold' | 'continue';
+/** `nologin`: application roles lose LOGIN (holds against every non-superuser client); `read-only`: default_transaction_read_only (weaker: a client can undo it). */
+export type PostgresFenceMode = 'nologin' | 'read-only';
 interface StepCommon { name: string; timeout: number; retries: number; backoff: number; onFailure: OnFailure }
 export type StepConfig = StepCommon & (
   | { type: 'switch-traffic' }
   | { type: 'kubernetes-scale'; namespace: string; deployments: string[]; hpas: string[]; replicas: number; wait: boolean }
-  | { type: 'postgres-fence'; terminateSessions: boolean }
-  | { type: 'postgres-promote'; maxLagBytes: number | undefined; maxLagSeconds: number | undefined }
+  | { type: 'postgres-fence'; mode: PostgresFenceMode; terminateSessions: boolean }
+  /** maxLagBytes undefined: `unbounded` (the explicit opt-out); the default is 1 MiB. */
+  | { type: 'postgres-promote'; maxLagBytes: number | undefined; maxLagSeconds: number | undefined; maxRecordAge: number }
   | { type: 'exec'; command: string[]; env: Record<string, string> }
   | { type: 'webhook'; url: string; secret: string | undefined; format: 'json' | 'slack' | 'pagerduty'; routingKey: string | undefined; headers: Record<string, string> }
 );

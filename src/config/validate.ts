@@ -12,6 +12,7 @@ import {
 import { redactText } from './redact.ts';
 
 const DAY = 86_400_000;
+const DEFAULT_MAX_LAG_BYTES = 1_048_576;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'exec', 'webhook'] as const;
 const STEP_COMMON = ['name', 'timeout', 'retries', 'backoff', 'onFailure'] as const;
@@ -296,8 +297,8 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
   const own: Record<string, readonly string[]> = {
     'switch-traffic': [],
     'kubernetes-scale': ['namespace', 'deployments', 'hpas', 'replicas', 'wait'],
-    'postgres-fence': ['terminateSessions'],
-    'postgres-promote': ['maxLagBytes', 'maxLagSeconds'],
+    'postgres-fence': ['mode', 'terminateSessions'],
+    'postgres-promote': ['maxLagBytes', 'maxLagSeconds', 'maxRecordAge'],
     exec: ['command', 'env'],
     webhook: ['url', 'secret', 'format', 'routingKey', 'headers'],
   };
@@ -326,13 +327,19 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
       return { ...common, type, namespace, deployments, hpas, replicas, wait };
     }
     case 'postgres-fence': {
+      const mode = r.mode === undefined ? 'nologin' : oneOf(r.mode, join(p, 'mode'), issues, ['nologin', 'read-only'] as const);
       const terminateSessions = r.terminateSessions === undefined ? true : bool(r.terminateSessions, join(p, 'terminateSessions'), issues);
-      return terminateSessions === undefined ? undefined : { ...common, type, terminateSessions };
+      return terminateSessions === undefined || mode === undefined ? undefined : { ...common, type, mode, terminateSessions };
     }
     case 'postgres-promote': {
-      const maxLagBytes = r.maxLagBytes === undefined ? undefined : int(r.maxLagBytes, join(p, 'maxLagBytes'), issues, 0, Number.MAX_SAFE_INTEGER);
+      // Patroni's maximum_lag_on_failover default: 1 MiB. `unbounded` is the explicit opt-out.
+      const maxLagBytes = r.maxLagBytes === undefined ? DEFAULT_MAX_LAG_BYTES : r.maxLagBytes === 'unbounded' ? undefined
+        : typeof r.maxLagBytes === 'string' ? (issues.push({ path: join(p, 'maxLagBytes'), message: `expected an integer number of bytes or 'unbounded', got ${JSON.stringify(r.maxLagBytes)}` }), null)
+          : int(r.maxLagBytes, join(p, 'maxLagBytes'), issues, 0, Number.MAX_SAFE_INTEGER) ?? null;
       const maxLagSeconds = r.maxLagSeconds === undefined ? undefined : int(r.maxLagSeconds, join(p, 'maxLagSeconds'), issues, 0, 86400);
-      return { ...common, type, maxLagBytes, maxLagSeconds };
+      const maxRecordAge = r.maxRecordAge === undefined ? 30_000 : duration(r.maxRecordAge, join(p, 'maxRecordAge'), issues, 100, DAY);
+      if (maxLagBytes === null || maxRecordAge === undefined) return undefined;
+      return { ...common, type, maxLagBytes, maxLagSeconds, maxRecordAge };
     }
     case 'exec': {
       const opts = readExecOptions(r, p, issues);

@@ -6,12 +6,13 @@ import type { ClusterConfig, Config, StepConfig } from '../config/index.ts';
 import { SwitchyardError, describeError, isSwitchyardError } from '../errors.ts';
 import type { HealthSource } from '../health/types.ts';
 import type { Logger } from '../log.ts';
-import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition, TransitionKind } from '../routing/index.ts';
+import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition, TransitionKind, UnfencedSource } from '../routing/index.ts';
 import { decide, isStickyHold, restingState } from './policy.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
+import type { Step, StepContext, StepOutcome } from './step.ts';
 import type { Notifier } from './notifier.ts';
-import type { Step, StepContext } from './step.ts';
+import { createRefencer } from './refence.ts';
 
 export interface MoveRequest { to?: string; reason: string; force: boolean }
 export interface MoveResult { message: string; transition: Transition | null; state: FailoverStateName; active: string }
@@ -36,7 +37,7 @@ export interface FailoverDeps {
   createStep: (config: Exclude<StepConfig, { type: 'switch-traffic' }>) => Step;
   logger: Logger;
   registry: Registry;
-  /** The notify list: told about holds and completed moves; never blocks. */
+  /** The notify list: told about holds, completed moves, an old primary left unfenced and fenced later; never blocks. */
   notify?: Notifier;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -55,7 +56,8 @@ const abortableSleep = (ms: number, signal: AbortSignal) => new Promise<void>((r
   signal.addEventListener('abort', onAbort, { once: true });
 });
 
-export function createFailoverController(options: { config: Pick<Config, 'clusters' | 'failover'> }, deps: FailoverDeps): FailoverController {
+/** refenceIntervalMs: how often an unfenced old primary is tried again (the composition root passes health.interval). */
+export function createFailoverController(options: { config: Pick<Config, 'clusters' | 'failover'>; refenceIntervalMs?: number }, deps: FailoverDeps): FailoverController {
   const { clusters, failover } = options.config;
   const names = clusters.map((c) => c.name);
   const preferred = names[0];
@@ -76,11 +78,13 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const precheckWarnings = new Counter({ name: 'switchyard_failover_precheck_warnings_total', help: 'Prechecks of notification steps (webhook, or exec with onFailure: continue) that failed; reported, never blocking', labelNames: ['check'], registers: [deps.registry] });
   const lastTransitionTime = new Gauge({ name: 'switchyard_failover_last_transition_timestamp_seconds', help: 'When the last transition finished (completed or held)', registers: [deps.registry] });
   let heldNotified: string | null = routing.state().state === 'held' ? 'restarted while held' : null;
+  const unfencedGauge = new Gauge({ name: 'switchyard_failover_old_primary_unfenced', help: '1 while the source of the last move could not be fenced (it did not answer) and may take writes: alert on it', registers: [deps.registry] });
   const showState = () => {
     const s = routing.state();
     if (s.state !== 'held' && s.state !== 'precheck') heldNotified = null;
     for (const name of STATES) stateGauge.labels(name).set(s.state === name ? 1 : 0);
     heldGauge.set(s.state === 'held' ? 1 : 0);
+    unfencedGauge.set(s.unfenced ? 1 : 0);
   };
   showState();
   const unsubscribeRouting = routing.subscribe(showState);
@@ -97,10 +101,11 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const commit = (change: (s: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>) => routing.commit(change);
   const journal = (entry: Omit<JournalEntry, 'at'>) => commit((s) => ({ ...s, transition: { ...s.transition!, journal: [...s.transition!.journal, { ...entry, at: new Date(now()).toISOString() }] } }));
 
-  function context(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>, step: Step, attempt: number, signal: AbortSignal): StepContext {
+  function context(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'> & { journal?: JournalEntry[] }, step: Step, attempt: number, signal: AbortSignal): StepContext {
     return {
       epoch: t.epoch, kind: t.kind, source: cluster(t.from), target: cluster(t.to), reason: t.reason, forced: t.forced,
       idempotencyKey: `switchyard:${t.epoch}:${step.config.name}`, attempt, signal, logger: log.child({ step: step.config.name, epoch: t.epoch }),
+      journal: t.journal ?? [],
     };
   }
 
@@ -114,9 +119,21 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     };
   }
 
-  /** Target health and every step's precheck, before anything moves. Returns the failures. */
-  async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>): Promise<string[]> {
+  // An old primary that did not answer when it was to be fenced is tried again while it is not active.
+  const fenceStep = steps.find((s) => s.config.type === 'postgres-fence');
+  const refencer = fenceStep && createRefencer({
+    routing, logger: log, notify: deps.notify, now, intervalMs: options.refenceIntervalMs ?? EVALUATE_EVERY_MS,
+    run: (u: UnfencedSource) => {
+      const t = routing.state().transition;
+      const base = { epoch: u.epoch, kind: t?.kind ?? 'failover', from: u.cluster, to: routing.state().active, reason: `re-fencing old primary ${u.cluster}`, forced: false };
+      return runWithTimeout((signal) => fenceStep.run(context(base, fenceStep, 1, signal)), fenceStep.config.timeout, shutdown.signal, fenceStep.config.name);
+    },
+  });
+
+  /** Target health and every step's precheck, before anything moves. Returns the failures and what the prechecks found, for the journal. */
+  async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>): Promise<{ failures: string[]; entries: JournalEntry[] }> {
     const failures: string[] = [];
+    const entries: JournalEntry[] = [];
     const target = deps.health.clusters().find((h) => h.name === t.to);
     if (target?.healthy !== true) {
       failures.push(`target ${t.to} is not healthy (${target?.healthy === false ? 'down' : 'no verdict yet'})`);
@@ -125,7 +142,8 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     for (const step of steps) {
       if (!step.precheck) continue;
       try {
-        await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, shutdown.signal, step.config.name);
+        const found = await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, shutdown.signal, step.config.name);
+        if (found?.facts) entries.push({ step: step.config.name, index: steps.indexOf(step), phase: 'precheck', attempt: 0, at: new Date(now()).toISOString(), ...(found.detail ? { detail: found.detail } : {}), facts: found.facts });
       } catch (err) {
         if (isNotification(step.config)) {
           // A notification must never block a failover: reported, and the move goes on.
@@ -137,7 +155,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
         precheckFailures.labels(step.config.name).inc();
       }
     }
-    return failures;
+    return { failures, entries };
   }
 
   /** Tells the notify list about a hold once per code, until the state leaves held (a precheck retry does not count). */
@@ -180,7 +198,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
         await journal({ step: name, index, phase: 'started', attempt });
         const started = now();
         try {
-          const outcome = await runWithTimeout((signal) => step.run(runContext(t, step, index, attempt, signal)), step.config.timeout, shutdown.signal, name);
+          const outcome: StepOutcome | void = await runWithTimeout((signal) => step.run(runContext(t, step, index, attempt, signal)), step.config.timeout, shutdown.signal, name);
           stepSeconds.labels(name, 'done').observe((now() - started) / 1000);
           const detail = outcome?.detail;
           if (step.config.type === 'switch-traffic') {
@@ -188,8 +206,15 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
             await commit((s) => ({ ...s, active: t.to, transition: { ...s.transition!, journal: [...s.transition!.journal, { step: name, index, phase: 'done', attempt, at: new Date(now()).toISOString(), detail: `traffic now goes to ${t.to}` }] } }));
             log.warn({ from: t.from, to: t.to, epoch: t.epoch }, `traffic switched ${t.from}→${t.to} (epoch ${t.epoch})`);
           } else {
-            await journal({ step: name, index, phase: 'done', attempt, ...(detail ? { detail } : {}) });
+            const entry = { step: name, index, phase: 'done' as const, attempt, at: new Date(now()).toISOString(), ...(detail ? { detail } : {}), ...(outcome?.facts ? { facts: outcome.facts } : {}) };
+            const unfenced: UnfencedSource | undefined = outcome?.sourceFence === 'unreachable' ? { cluster: t.from, epoch: t.epoch, since: entry.at, detail: detail ?? 'source database unreachable; not fenced' } : undefined;
+            // The journal entry and the unfenced record are one write: a crash cannot lose the fact.
+            await commit((s) => ({ ...s, ...(unfenced ? { unfenced } : {}), transition: { ...s.transition!, journal: [...s.transition!.journal, entry] } }));
             log.info({ detail, attempt, ms: now() - started }, `step ${name} done${detail ? `: ${detail}` : ''}`);
+            if (unfenced) {
+              log.error({ cluster: t.from, epoch: t.epoch, detail: unfenced.detail }, `old primary ${t.from} is NOT fenced (${unfenced.detail}); it is fenced the moment it answers`);
+              deps.notify?.notify({ kind: 'unfenced', severity: 'critical', summary: `old primary ${t.from} could not be fenced (${unfenced.detail}) and may take writes; switchyard fences it the moment it answers`, cluster: t.from, epoch: t.epoch, details: { detail: unfenced.detail } });
+            }
           }
           break;
         } catch (err) {
@@ -227,10 +252,10 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     return 'completed';
   }
 
-  async function begin(kind: TransitionKind, from: string, to: string, reason: string, forced: boolean): Promise<'completed' | 'held' | 'shutdown'> {
+  async function begin(kind: TransitionKind, from: string, to: string, reason: string, forced: boolean, found: JournalEntry[] = []): Promise<'completed' | 'held' | 'shutdown'> {
     await commit((s) => {
       const epoch = s.epoch + 1;
-      return { ...s, epoch, state: kind === 'failback' ? 'failing-back' : 'failing-over', reason: `${kind} ${from}→${to}: ${reason}`, transition: { epoch, kind, from, to, reason, forced, startedAt: new Date(now()).toISOString(), journal: [] } };
+      return { ...s, epoch, state: kind === 'failback' ? 'failing-back' : 'failing-over', reason: `${kind} ${from}→${to}: ${reason}`, transition: { epoch, kind, from, to, reason, forced, startedAt: new Date(now()).toISOString(), journal: found } };
     });
     log.warn({ kind, from, to, epoch: routing.state().epoch, forced }, `${kind} ${from}→${to} started${forced ? ' (forced)' : ''}: ${reason}`);
     return execute();
@@ -252,6 +277,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   let lastResume = 0;
 
   async function evaluateOnce(): Promise<void> {
+    if (refencer && routing.state().unfenced) refencer.tryRefence();
     const state = routing.state();
     if (interrupted(state)) {
       if (now() - lastResume < PRECHECK_RETRY_MS) return;
@@ -274,13 +300,13 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     const { from, to, reason } = decision;
     await exclusive(async () => {
       await commit((s) => ({ ...s, state: 'precheck', reason: `${reason}; prechecking a failover to ${to}` }));
-      const failures = await precheck({ epoch: state.epoch + 1, kind: 'failover', from, to, reason, forced: false });
+      const { failures, entries } = await precheck({ epoch: state.epoch + 1, kind: 'failover', from, to, reason, forced: false });
       if (stopping) return;
       if (failures.length > 0) {
         await hold(`${reason}; failover to ${to} blocked by prechecks: ${failures.join('; ')} ('switchyard failover --to ${to} --force' overrides)`, 'SWY_FAILOVER_PRECHECK_FAILED');
         return;
       }
-      await begin('failover', from, to, reason, false);
+      await begin('failover', from, to, reason, false, entries);
     });
   }
 
@@ -326,12 +352,12 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       const activeHealthy = deps.health.clusters().find((h) => h.name === s.active)?.healthy === true;
       const transitionKind: TransitionKind = kind === 'failback' ? 'failback' : activeHealthy ? 'switchover' : 'failover';
       const t = { epoch: s.epoch + 1, kind: transitionKind, from: s.active, to: req.to, reason, forced: req.force };
-      const failures = await precheck(t);
+      const { failures, entries } = await precheck(t);
       if (failures.length > 0 && !req.force) {
         throw new SwitchyardError('SWY_FAILOVER_PRECHECK_FAILED', `${transitionKind} ${s.active}→${req.to} blocked by prechecks: ${failures.join('; ')}; nothing moved (--force overrides)`, { httpStatus: 409, failures });
       }
       if (failures.length > 0) log.warn({ failures }, `prechecks failed but --force was given: ${failures.join('; ')}`);
-      return finish(await begin(transitionKind, s.active, req.to, reason, req.force));
+      return finish(await begin(transitionKind, s.active, req.to, reason, req.force, entries));
     });
   }
 
@@ -363,6 +389,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       unsubscribeHealth?.();
       shutdown.abort(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down'));
       await running?.catch(() => {});
+      await refencer?.idle();
       unsubscribeRouting();
       await Promise.all(steps.map((s) => s.close?.().catch(() => {})));
     },

@@ -4,3 +4,5 @@ export { createStep, type StepDeps } from './steps/index.ts';
 export type { Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
 export { createNotifier, type NotifyService, type NotifyDeps } from './notify.ts';
+export { createDatabaseObserver, type DatabaseObserver } from './database-observer.ts';
+export { createPositionFile, positionsFileFor, type PositionBook, type PositionRecord, type PositionStore } from './positions.ts';

@@ -15,6 +15,7 @@ export function resumePoint(t: Transition, stepNames: readonly string[]): Resume
     if (e.index >= stepNames.length || stepNames[e.index] !== e.step) {
       return { finished, attempts, problem: `journal entry for step ${JSON.stringify(e.step)} at position ${e.index} does not match the configured steps (${stepNames.join(', ')})` };
     }
+    if (e.phase === 'precheck') continue;
     if (e.phase === 'started') attempts.set(e.index, (attempts.get(e.index) ?? 0) + 1);
     if (e.phase === 'done' || e.phase === 'skipped') finished.add(e.index);
     else finished.delete(e.index);

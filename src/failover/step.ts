@@ -3,7 +3,7 @@
 // step must then do nothing harmful (an already promoted database counts as done).
 import type { Logger } from '../log.ts';
 import type { ClusterConfig, StepConfig } from '../config/index.ts';
-import type { ProcessIdentity, TransitionKind } from '../routing/index.ts';
+import type { JournalEntry, JournalFacts, ProcessIdentity, TransitionKind } from '../routing/index.ts';
 
 export interface StepContext {
   epoch: number;
@@ -20,9 +20,17 @@ export interface StepContext {
   previousProcess?: ProcessIdentity;
   /** Journals the process the step just started (phase running), before it is waited for. */
   recordProcess?(process: ProcessIdentity): Promise<void>;
+  /** This transition's journal so far (empty in prechecks): precheck facts and earlier attempts. */
+  journal: readonly JournalEntry[];
 }
 
-export interface StepOutcome { detail?: string }
+export interface StepOutcome {
+  detail?: string;
+  /** Figures for the journal entry (precheck or done). */
+  facts?: JournalFacts;
+  /** postgres-fence: what became of the source. `unreachable` makes the controller record it unfenced and keep trying. */
+  sourceFence?: 'fenced' | 'unreachable' | 'standby' | 'none';
+}
 
 export interface Step {
   readonly config: StepConfig;

@@ -3,7 +3,10 @@
 
 export type FailoverStateName = 'steady' | 'suspect' | 'precheck' | 'failing-over' | 'failed-over' | 'held' | 'failing-back';
 export type TransitionKind = 'failover' | 'switchover' | 'failback';
-export type JournalPhase = 'started' | 'running' | 'done' | 'failed' | 'skipped';
+/** `precheck`: what a step's precheck found before the move began (attempt 0), e.g. the target's timeline. `running`: the process a hook started. */
+export type JournalPhase = 'precheck' | 'started' | 'running' | 'done' | 'failed' | 'skipped';
+
+export type JournalFacts = Record<string, string | number | boolean | null>;
 
 export interface JournalEntry {
   step: string;          // step name from config
@@ -15,6 +18,8 @@ export interface JournalEntry {
   detail?: string;
   /** phase running: the process a hook started (exec), so a resume after a crash never overlaps it. */
   process?: ProcessIdentity;
+  /** Figures a step reported (lag case and bytes, system identifier, timeline, fenced roles). */
+  facts?: JournalFacts;
 }
 
 /** A process, identified beyond its pid: start time in clock ticks since boot (/proc/<pid>/stat), boot id, host. */

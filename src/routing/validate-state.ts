@@ -4,7 +4,7 @@ import type { RoutingState } from './types.ts';
 
 const STATES = new Set(['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back']);
 const KINDS = new Set(['failover', 'switchover', 'failback']);
-const PHASES = new Set(['started', 'running', 'done', 'failed', 'skipped']);
+const PHASES = new Set(['precheck', 'started', 'running', 'done', 'failed', 'skipped']);
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -26,7 +26,8 @@ export function stateProblem(v: unknown): string | undefined {
     if (!isCount(t.epoch) || !isStr(t.kind) || !KINDS.has(t.kind) || !isStr(t.from) || !isStr(t.to) || !isStr(t.reason)
       || typeof t.forced !== 'boolean' || !isStr(t.startedAt) || !Array.isArray(t.journal)) return 'transition is malformed';
     for (const e of t.journal as unknown[]) {
-      if (!isObj(e) || !isStr(e.step) || !isCount(e.index) || !isStr(e.phase) || !PHASES.has(e.phase) || !isCount(e.attempt) || !isStr(e.at)) {
+      if (!isObj(e) || !isStr(e.step) || !isCount(e.index) || !isStr(e.phase) || !PHASES.has(e.phase) || !isCount(e.attempt) || !isStr(e.at)
+        || (e.facts !== undefined && (!isObj(e.facts) || Object.values(e.facts).some((f) => f !== null && !['string', 'number', 'boolean'].includes(typeof f))))) {
         return 'transition.journal has a malformed entry';
       }
       if (e.process !== undefined && (!isObj(e.process) || !isCount(e.process.pid) || !isStr(e.process.host))) return 'transition.journal has a malformed process';

@@ -85,7 +85,9 @@ describe('failover with real PostgreSQL', { timeout: 240_000 }, () => {
 
   test('1. the active health endpoint dies: DNS moves, the standby is promoted once, no committed row is lost', async () => {
     const { east, db, sy, dir } = await scenario();
+    await db!.primary.query('CREATE ROLE app LOGIN');
     await db!.primary.query('CREATE TABLE orders (id int primary key, note text)');
+    await db!.primary.query('GRANT ALL ON orders TO app');
     await db!.primary.query("INSERT INTO orders SELECT g, 'before failure' FROM generate_series(1, 500) g");
     assert.deepEqual(await digShort(sy.dnsPort, 'app.example.com'), ['127.0.0.2']);
     const killedAt = Date.now();
@@ -99,10 +101,10 @@ describe('failover with real PostgreSQL', { timeout: 240_000 }, () => {
     assert.equal(rec.r, false, 'the standby is promoted');
     const [count] = await db!.standby.query('SELECT count(*)::int AS n FROM orders');
     assert.equal(count.n, 500, 'every row committed before the failure is there');
-    const [ro] = await db!.primary.query('SHOW default_transaction_read_only');
-    assert.equal(ro.default_transaction_read_only, 'on', 'the old primary is fenced');
+    await assert.rejects(db!.primary.queryAs('app', 'SELECT 1'), { code: '28000' }, 'the old primary is fenced: the application role cannot log in');
+    await db!.standby.queryAs('app', 'INSERT INTO orders VALUES (501, \'after failover\')');
     assert.deepEqual(s.lastTransition!.journal.map((e) => `${e.step}:${e.phase}`), [
-      'switch-traffic:started', 'switch-traffic:done', 'postgres-fence:started', 'postgres-fence:done',
+      'postgres-promote:precheck', 'switch-traffic:started', 'switch-traffic:done', 'postgres-fence:started', 'postgres-fence:done',
       'postgres-promote:started', 'postgres-promote:done', 'record:started', 'record:running', 'record:done',
     ]);
     assert.equal(readFileSync(join(dir, 'record.log'), 'utf8'), '1 switchyard:1:record\n', 'hooks get the epoch and an idempotency key');

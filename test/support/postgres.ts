@@ -11,10 +11,16 @@ import pg from 'pg';
 import { freePort } from './ports.ts';
 
 export interface PgNode {
+  name: string;
   port: number;
   url: string;          // postgres://postgres@127.0.0.1:PORT/postgres
   dataDir: string;
+  logFile: string;
   query(sql: string, params?: unknown[]): Promise<any[]>;
+  /** Runs SQL as another role (e.g. an application role); the connection error is what a refused login looks like. */
+  queryAs(user: string, sql: string, params?: unknown[]): Promise<any[]>;
+  /** postgres://USER@127.0.0.1:PORT/postgres */
+  urlAs(user: string): string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
 }
@@ -22,6 +28,10 @@ export interface PgNode {
 export interface PgPair {
   primary: PgNode;
   standby: PgNode;
+  /** The PostgreSQL bin folder in use (pg_ctl, pg_basebackup, psql). */
+  binDir: string;
+  /** Runs a shell script (sh -e) as the postgres OS user (when root), with binDir first on PATH. */
+  shell(script: string, env?: Record<string, string>): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -37,9 +47,9 @@ interface Runner {
   gid: number;
 }
 
-function run(file: string, args: string[], options: { cwd: string; timeout?: number }): Promise<string> {
+function run(file: string, args: string[], options: { cwd: string; timeout?: number; env?: Record<string, string> }): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd: options.cwd, timeout: options.timeout ?? WAIT_MS, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd: options.cwd, timeout: options.timeout ?? WAIT_MS, killSignal: 'SIGKILL', maxBuffer: 4 << 20, env: options.env ? { ...process.env, ...options.env } : process.env }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}${stdout}`.trim()));
       else resolve(stdout);
     });
@@ -74,9 +84,16 @@ async function createRunner(cwd: string): Promise<Runner> {
   return { binDir, asPostgres, uid, gid };
 }
 
-function pgRun(runner: Runner, tool: string, args: string[], cwd: string): Promise<string> {
+function pgRun(runner: Runner, tool: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
   const bin = join(runner.binDir, tool);
-  return runner.asPostgres ? run('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd }) : run(bin, args, { cwd });
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return runner.asPostgres ? run('runuser', ['-u', 'postgres', '--', 'env', ...envArgs, bin, ...args], { cwd }) : run(bin, args, { cwd, env });
+}
+
+function shellAsPostgres(runner: Runner, script: string, cwd: string, env: Record<string, string>): Promise<string> {
+  const all = { ...env, PATH: `${runner.binDir}:/usr/bin:/bin` };
+  const envArgs = Object.entries(all).map(([k, v]) => `${k}=${v}`);
+  return runner.asPostgres ? run('runuser', ['-u', 'postgres', '--', 'env', ...envArgs, 'sh', '-ec', script], { cwd, timeout: 2 * WAIT_MS }) : run('sh', ['-ec', script], { cwd, env: all, timeout: 2 * WAIT_MS });
 }
 
 async function ownedDir(runner: Runner, path: string): Promise<void> {
@@ -94,7 +111,7 @@ async function logTail(path: string, lines = 30): Promise<string> {
 }
 
 async function query(url: string, sql: string, params?: unknown[]): Promise<any[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, query_timeout: WAIT_MS });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, query_timeout: WAIT_MS, application_name: 'test' });
   client.on('error', () => { /* reported through the pending query */ });
   await client.connect();
   try {
@@ -110,24 +127,31 @@ function createNode(runner: Runner, root: string, name: string, port: number): N
   const dataDir = join(root, name);
   const logFile = join(root, `${name}.log`);
   const node: NodeInternals = {
+    name,
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dataDir,
     logFile,
     running: false,
     query: (sql, params) => query(node.url, sql, params),
+    queryAs: (user, sql, params) => query(node.urlAs(user), sql, params),
+    urlAs: (user) => `postgres://${user}@127.0.0.1:${port}/postgres`,
     async start() {
       try {
-        await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', String(WAIT_MS / 1000), 'start'], root);
+        // The port comes from the environment (PGPORT), not postgresql.conf, so that a data
+        // directory copied from the other node (pg_basebackup) starts on its own port.
+        await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', String(WAIT_MS / 1000), 'start'], root, { PGPORT: String(port) });
       } catch (err) {
         throw new Error(`PostgreSQL ${name} on 127.0.0.1:${port} did not start: ${(err as Error).message}\n--- ${logFile} ---\n${await logTail(logFile)}`);
       }
       node.running = true;
     },
     async stop(mode = 'fast') {
-      if (!node.running) return;
-      await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-m', mode, '-w', '-t', String(WAIT_MS / 1000), 'stop'], root);
+      // Also when a test stopped or started it by other means (a runbook script): pg_ctl knows.
+      const status = await pgRun(runner, 'pg_ctl', ['-D', dataDir, 'status'], root).then(() => 'running', () => 'stopped');
       node.running = false;
+      if (status === 'stopped') return;
+      await pgRun(runner, 'pg_ctl', ['-D', dataDir, '-m', mode, '-w', '-t', String(WAIT_MS / 1000), 'stop'], root);
     },
   };
   return node;
@@ -157,12 +181,12 @@ function killPostmasterSync(dataDir: string): void {
   } catch { /* not running */ }
 }
 
-function serverSettings(port: number, socketDir: string): string {
+/** The same for both nodes (the port comes from PGPORT at start), so a copied postgresql.conf is right on either. */
+function serverSettings(socketDir: string): string {
   return [
     '',
     '# switchyard test harness',
     "listen_addresses = '127.0.0.1'",
-    `port = ${port}`,
     `unix_socket_directories = '${socketDir}'`,
     'fsync = off',
     'full_page_writes = off',
@@ -217,13 +241,11 @@ export async function startPostgresPair(options: { synchronous?: boolean } = {})
     await rm(root, { recursive: true, force: true });
   };
   try {
-    const primarySock = join(root, 'primary-sock');
-    const standbySock = join(root, 'standby-sock');
-    await ownedDir(runner, primarySock);
-    await ownedDir(runner, standbySock);
+    const socketDir = join(root, 'sock');
+    await ownedDir(runner, socketDir);
 
     await pgRun(runner, 'initdb', ['-D', primary.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], root);
-    await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings(primaryPort, primarySock));
+    await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings(socketDir));
     await writeFile(join(primary.dataDir, 'pg_hba.conf'), HBA);
     await primary.start();
 
@@ -231,7 +253,6 @@ export async function startPostgresPair(options: { synchronous?: boolean } = {})
       '-d', `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${STANDBY_NAME}`,
       '-D', standby.dataDir, '-R', '-C', '-S', STANDBY_NAME, '-X', 'stream', '--checkpoint=fast', '--no-sync',
     ], root);
-    await appendFile(join(standby.dataDir, 'postgresql.conf'), serverSettings(standbyPort, standbySock));
     const auto = await readFile(join(standby.dataDir, 'postgresql.auto.conf'), 'utf8');
     if (!auto.includes(`application_name=${STANDBY_NAME}`)) {
       throw new Error(`pg_basebackup -R did not carry application_name=${STANDBY_NAME} into primary_conninfo:\n${auto}`);
@@ -251,7 +272,7 @@ export async function startPostgresPair(options: { synchronous?: boolean } = {})
     await stop();
     throw err;
   }
-  return { primary, standby, stop };
+  return { primary, standby, binDir: runner.binDir, shell: (script, env = {}) => shellAsPostgres(runner, script, root, env), stop };
 }
 
 /** Pauses WAL replay on a standby and waits until it is paused. WAL keeps being received. */
@@ -284,4 +305,38 @@ export async function generateLag(primary: PgNode, options: { rows?: number; syn
   await primary.query(`BEGIN; SET LOCAL synchronous_commit = ${mode}; INSERT INTO switchyard_lag (payload) SELECT repeat('x', 100) FROM generate_series(1, ${Math.trunc(rows)}); COMMIT`);
   const [row] = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
   return row.lsn;
+}
+
+/**
+ * Breaks the standby's primary_conninfo (a port nothing listens on) and waits until its WAL
+ * receiver is gone: an async standby that silently stopped receiving, while the primary goes on.
+ */
+export async function disconnectStandby(standby: PgNode): Promise<void> {
+  await standby.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres application_name=${STANDBY_NAME} connect_timeout=1'`);
+  await standby.query('SELECT pg_reload_conf()');
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    const rows = await standby.query("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'");
+    if (rows.length === 0) return;
+    await delay(50);
+  }
+  throw new Error(`the WAL receiver of 127.0.0.1:${standby.port} kept streaming after primary_conninfo was broken`);
+}
+
+/** A login role for the application: owns table `orders`-style data through CREATE on schema public. */
+export async function createAppRole(primary: PgNode, name = 'app'): Promise<void> {
+  await primary.query(`CREATE ROLE ${name} LOGIN`);
+  await primary.query(`GRANT CREATE ON SCHEMA public TO ${name}`);
+}
+
+/** Waits until the standby has replayed everything the primary wrote so far. */
+export async function waitCaughtUp(primary: PgNode, standby: PgNode): Promise<void> {
+  const [row] = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    const [r] = await standby.query('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [row.lsn]);
+    if (r.ok) return;
+    await delay(50);
+  }
+  throw new Error(`standby 127.0.0.1:${standby.port} did not replay up to ${row.lsn} within ${WAIT_MS}ms`);
 }

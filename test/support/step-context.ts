@@ -44,5 +44,6 @@ export function stepContext(overrides: Partial<StepContext> & { logger: Logger }
     attempt: 1,
     signal: new AbortController().signal,
     ...overrides,
+    journal: overrides.journal ?? [],
   };
 }

@@ -8,16 +8,16 @@ import type { Step } from '../step.ts';
 import { createExecStep, type ExecDeps } from './exec.ts';
 import { createKubernetesScaleStep, type KubernetesScaleDeps } from './kubernetes-scale.ts';
 import { createPostgresFenceStep } from './postgres-fence.ts';
-import { createPostgresPromoteStep } from './postgres-promote.ts';
+import { createPostgresPromoteStep, type PostgresPromoteDeps } from './postgres-promote.ts';
 import { createWebhookStep, type WebhookDeps } from './webhook.ts';
 
 export type HookStepConfig = Exclude<StepConfig, { type: 'switch-traffic' }>;
 
-export type StepDeps = ExecDeps & WebhookDeps & { kubernetes?: KubernetesScaleDeps };
+export type StepDeps = ExecDeps & WebhookDeps & PostgresPromoteDeps & { kubernetes?: KubernetesScaleDeps };
 
 export function createStep(config: HookStepConfig, deps: StepDeps): Step {
   switch (config.type) {
-    case 'postgres-promote': return createPostgresPromoteStep(config);
+    case 'postgres-promote': return createPostgresPromoteStep(config, deps);
     case 'postgres-fence': return createPostgresFenceStep(config);
     case 'exec': return createExecStep(config, deps);
     case 'webhook': return createWebhookStep(config, deps);

@@ -1,25 +1,33 @@
 // postgres-fence: makes the source cluster's database refuse writes, where it can still be
 // reached, so that clients left on the old side cannot write beside the new primary.
 //
-// On a reachable primary: ALTER SYSTEM SET default_transaction_read_only = on, pg_reload_conf(),
-// wait until a new session sees it, then (terminateSessions, the default) terminate every other
-// client backend so no open session keeps writing. Walsenders are left alone: the standby keeps
-// receiving the last WAL. Running it again does the same and changes nothing.
+// mode nologin (the default): every login role that is not a superuser, not a replication role
+// and not switchyard's own loses LOGIN (ALTER ROLE ... NOLOGIN, recorded with the role setting
+// switchyard.fenced = <epoch>), then every other client backend of a non-superuser is
+// terminated. No client setting can undo it (BEGIN READ WRITE, SET, ALTER ROLE ... SET: the
+// client cannot log in at all), it lives in the catalog so it survives a restart, and the
+// rebuild of the old primary from the new one (pg_basebackup or pg_rewind) replaces the catalog
+// and so lifts it. Superusers keep logging in: they can undo anything anyway.
+//
+// mode read-only (weaker, kept for set-ups whose roles must not be touched):
+// ALTER SYSTEM SET default_transaction_read_only = on, reload, wait until a new session sees it,
+// then terminate other sessions. A client can undo it for itself (`BEGIN READ WRITE`,
+// `SET default_transaction_read_only = off`, a per-role or per-database setting).
+//
+// Walsenders are left alone in both modes: the standby keeps receiving the last WAL. Running it
+// again does the same and changes nothing.
 //
 // An unreachable source is the common case in a real failover: it is logged at warn and the
-// step succeeds with detail 'source database unreachable; not fenced'. A server that answers
-// but refuses the login (SWY_FAILOVER_DB_REJECTED) or the privileges (SWY_FAILOVER_DB_PERMISSION)
-// is an error: it is up and possibly still taking writes.
-//
-// Limits: default_transaction_read_only is a default; a client that runs
-// `SET default_transaction_read_only = off` or `BEGIN READ WRITE` can still write, and a
-// per-role or per-database setting overrides the system one. It stops applications, not
-// someone set on writing.
+// step succeeds with detail 'source database unreachable; not fenced' and sourceFence
+// 'unreachable', which makes the controller record the source unfenced and try again while it
+// is not active. A server that answers but refuses the login (SWY_FAILOVER_DB_REJECTED) or the
+// privileges (SWY_FAILOVER_DB_PERMISSION) is an error: it is up and possibly still taking writes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StepConfig } from '../../config/index.ts';
 import { SwitchyardError, describeError, isSwitchyardError } from '../../errors.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
 import { describeDatabase, withPgSession, type PgQuery } from './postgres-session.ts';
+import { fenceRoles } from './postgres-fence-roles.ts';
 
 export type PostgresFenceConfig = Extract<StepConfig, { type: 'postgres-fence' }>;
 
@@ -31,9 +39,11 @@ const TERMINATE_SQL = `SELECT pid, pg_terminate_backend(pid) AS terminated
     AND (current_setting('is_superuser') = 'on' OR NOT coalesce((SELECT rolsuper FROM pg_roles WHERE oid = usesysid), false))`;
 
 /** Privileges the fence needs that the current user lacks (empty when it has them all). */
-async function missingPrivileges(query: PgQuery, terminateSessions: boolean): Promise<string[]> {
+async function missingPrivileges(query: PgQuery, config: PostgresFenceConfig): Promise<string[]> {
   const [who] = await query("SELECT current_setting('is_superuser') = 'on' AS superuser, current_setting('server_version_num')::int AS version");
   if (who.superuser) return [];
+  if (config.mode === 'nologin') return ['superuser (the nologin fence alters every application role and records it in a role setting)'];
+  const terminateSessions = config.terminateSessions;
   if (who.version < 150000) return ['superuser (ALTER SYSTEM needs one before PostgreSQL 15)'];
   const [p] = await query(`SELECT has_parameter_privilege('default_transaction_read_only', 'ALTER SYSTEM') AS alter_system,
     has_function_privilege('pg_reload_conf()', 'EXECUTE') AS reload,
@@ -88,7 +98,7 @@ export function createPostgresFenceStep(config: PostgresFenceConfig): Step {
       return await session(ctx, url, async (query) => {
         const [r] = await query('SELECT pg_is_in_recovery() AS in_recovery');
         if (r.in_recovery) return { detail: 'source database is a standby; nothing to fence' };
-        const missing = await missingPrivileges(query, config.terminateSessions);
+        const missing = await missingPrivileges(query, config);
         if (missing.length > 0) {
           throw new SwitchyardError('SWY_FAILOVER_DB_PERMISSION', `the database user on ${where} cannot fence it: lacks ${missing.join(', ')}`, { database: where, missing });
         }
@@ -108,7 +118,7 @@ export function createPostgresFenceStep(config: PostgresFenceConfig): Step {
 
   async function run(ctx: StepContext): Promise<StepOutcome> {
     const url = sourceUrl(ctx);
-    if (!url) return { detail: `cluster ${ctx.source.name} has no database; nothing to fence` };
+    if (!url) return { detail: `cluster ${ctx.source.name} has no database; nothing to fence`, sourceFence: 'none' };
     const where = describeDatabase(url);
     const deadline = Date.now() + config.timeout;
     try {
@@ -116,11 +126,21 @@ export function createPostgresFenceStep(config: PostgresFenceConfig): Step {
         const [r] = await query('SELECT pg_is_in_recovery() AS in_recovery');
         if (r.in_recovery) {
           ctx.logger.info({ database: where }, `database of ${ctx.source.name} is a standby; nothing to fence`);
-          return { detail: 'source database is a standby; not fenced' };
+          return { detail: 'source database is a standby; not fenced', sourceFence: 'standby' };
         }
-        await query('ALTER SYSTEM SET default_transaction_read_only = on');
-        await query('SELECT pg_reload_conf()');
-        await waitUntilReadOnly(ctx, url, deadline);
+        let what: string;
+        const facts: Record<string, string | number | boolean | null> = { mode: config.mode };
+        if (config.mode === 'nologin') {
+          const { fenced, newly } = await fenceRoles(query, ctx.epoch);
+          what = `LOGIN taken from ${fenced.length} role(s)${fenced.length ? ` (${fenced.join(', ')})` : ''}`;
+          facts.fencedRoles = fenced.join(',');
+          facts.newlyFenced = newly.length;
+        } else {
+          await query('ALTER SYSTEM SET default_transaction_read_only = on');
+          await query('SELECT pg_reload_conf()');
+          await waitUntilReadOnly(ctx, url, deadline);
+          what = 'new transactions default to read-only';
+        }
         let terminated = 0;
         let left = 0;
         if (config.terminateSessions) {
@@ -129,15 +149,16 @@ export function createPostgresFenceStep(config: PostgresFenceConfig): Step {
           terminated = pids.length;
           left = await waitUntilGone(ctx, query, pids, deadline);
         }
+        facts.terminated = terminated;
         const [other] = await query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
-        ctx.logger.info({ database: where, terminated, stillExiting: left, otherSessions: other.n }, `fenced the database of ${ctx.source.name}: new transactions are read-only, ${terminated} sessions terminated`);
-        return { detail: `read-only; ${terminated} sessions terminated${left > 0 ? `, ${left} still exiting` : ''}` };
+        ctx.logger.info({ database: where, mode: config.mode, terminated, stillExiting: left, otherSessions: other.n }, `fenced the database of ${ctx.source.name} (${config.mode}): ${what}, ${terminated} sessions terminated`);
+        return { detail: `fenced (${config.mode}): ${what}; ${terminated} sessions terminated${left > 0 ? `, ${left} still exiting` : ''}`, facts, sourceFence: 'fenced' };
       });
     } catch (err) {
       ctx.signal.throwIfAborted();
       if (isSwitchyardError(err, 'SWY_FAILOVER_DB_UNREACHABLE')) {
         ctx.logger.warn({ database: where, err: describeError(err) }, `database of ${ctx.source.name} is unreachable; not fenced`);
-        return { detail: 'source database unreachable; not fenced' };
+        return { detail: 'source database unreachable; not fenced', sourceFence: 'unreachable' };
       }
       if (err instanceof SwitchyardError) throw err;
       const code = (err as { code?: unknown }).code;

@@ -130,3 +130,18 @@ failover:
   assert.equal(c.failover.steps[3].timeout, 60000);
   assert.equal(c.clusters[0].kubernetes?.kubeconfig, '/cfg/k.yaml');
 });
+
+test('postgres steps: a 1 MiB lag bound by default, unbounded only when said, nologin fence by default', () => {
+  const withDb = BASE.replace(/probes: \[\{ (http|tcp)/g, 'database: { url: "postgres://x@127.0.0.1/db" }\n    probes: [{ $1');
+  const steps = (text: string) => parseConfig(`${withDb}\nfailover:\n  steps:\n${text}\n`, {}, '/cfg').failover.steps;
+  const [, fence, promote] = steps('    - switch-traffic\n    - postgres-fence\n    - postgres-promote');
+  assert.deepEqual(fence.type === 'postgres-fence' && [fence.mode, fence.terminateSessions], ['nologin', true]);
+  assert.deepEqual(promote.type === 'postgres-promote' && [promote.maxLagBytes, promote.maxRecordAge], [1_048_576, 30_000]);
+  const [, weak, open] = steps('    - switch-traffic\n    - postgres-fence: { mode: read-only }\n    - postgres-promote: { maxLagBytes: unbounded, maxRecordAge: 2m }');
+  assert.equal(weak.type === 'postgres-fence' && weak.mode, 'read-only');
+  assert.deepEqual(open.type === 'postgres-promote' && [open.maxLagBytes, open.maxRecordAge], [undefined, 120_000]);
+  const bad = (text: string) => issuesOf(`${withDb}\nfailover:\n  steps:\n    - switch-traffic\n${text}\n`).map((i) => `${i.path}: ${i.message}`);
+  assert.match(bad('    - postgres-promote: { maxLagBytes: lots }')[0], /^failover\.steps\[1\]\.postgres-promote\.maxLagBytes: expected an integer number of bytes or 'unbounded'/);
+  assert.match(bad('    - postgres-promote: { maxRecordAge: soon }')[0], /^failover\.steps\[1\]\.postgres-promote\.maxRecordAge: expected a duration/);
+  assert.match(bad('    - postgres-fence: { mode: polite }')[0], /^failover\.steps\[1\]\.postgres-fence\.mode: /);
+});

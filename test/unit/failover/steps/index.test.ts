@@ -7,8 +7,8 @@ import { captureLogger } from '../../../support/step-context.ts';
 
 const common = { timeout: 1000, retries: 0, backoff: 0, onFailure: 'hold' as const };
 const configs: HookStepConfig[] = [
-  { ...common, name: 'promote', type: 'postgres-promote', maxLagBytes: 1, maxLagSeconds: undefined },
-  { ...common, name: 'fence', type: 'postgres-fence', terminateSessions: true },
+  { ...common, name: 'promote', type: 'postgres-promote', maxLagBytes: 1, maxLagSeconds: undefined, maxRecordAge: 30_000 },
+  { ...common, name: 'fence', type: 'postgres-fence', mode: 'nologin', terminateSessions: true },
   { ...common, name: 'hook', type: 'exec', command: ['/bin/true'], env: {} },
   { ...common, name: 'notify', type: 'webhook', url: 'http://127.0.0.1:9/x', secret: undefined, format: 'json', routingKey: undefined, headers: {} },
   { ...common, name: 'scale', type: 'kubernetes-scale', namespace: 'app', deployments: ['web'], hpas: [], replicas: 2, wait: false },

@@ -54,7 +54,7 @@ function config(overrides: Partial<KubernetesScaleConfig> = {}): KubernetesScale
 function context(target: ClusterConfig, signal: AbortSignal = AbortSignal.timeout(10_000)): StepContext {
   return {
     epoch: 7, kind: 'failover', source: cluster('east', undefined), target, reason: 'test', forced: false,
-    idempotencyKey: 'switchyard:7:scale-up', attempt: 1, signal, logger,
+    idempotencyKey: 'switchyard:7:scale-up', attempt: 1, signal, logger, journal: [],
   };
 }
 

@@ -1,18 +1,25 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
-import { createPostgresPromoteStep, type PostgresPromoteConfig } from '../../../../src/failover/steps/postgres-promote.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { createPostgresPromoteStep, type PostgresPromoteConfig, type PostgresPromoteDeps } from '../../../../src/failover/steps/postgres-promote.ts';
+import { createDatabaseObserver, type DatabaseObserver } from '../../../../src/failover/database-observer.ts';
+import { createPositionFile } from '../../../../src/failover/positions.ts';
 import { isSwitchyardError } from '../../../../src/errors.ts';
-import { startPostgresPair, pauseReplay, generateLag, type PgPair } from '../../../support/postgres.ts';
+import type { JournalEntry } from '../../../../src/routing/index.ts';
+import type { StepContext } from '../../../../src/failover/step.ts';
+import { startPostgresPair, pauseReplay, generateLag, disconnectStandby, type PgPair } from '../../../support/postgres.ts';
 import { freePort } from '../../../support/ports.ts';
 import { captureLogger, cluster, stepContext } from '../../../support/step-context.ts';
 
 function promoteConfig(over: Partial<PostgresPromoteConfig> = {}): PostgresPromoteConfig {
-  return { type: 'postgres-promote', name: 'promote', timeout: 20_000, retries: 0, backoff: 0, onFailure: 'hold', maxLagBytes: undefined, maxLagSeconds: undefined, ...over };
+  return { type: 'postgres-promote', name: 'promote', timeout: 20_000, retries: 0, backoff: 0, onFailure: 'hold', maxLagBytes: 1_048_576, maxLagSeconds: undefined, maxRecordAge: 30_000, ...over };
 }
 
-function ctxFor(pair: { source: string; target: string }, over: { forced?: boolean; signal?: AbortSignal } = {}) {
+function ctxFor(pair: { source: string; target: string }, over: Partial<StepContext> = {}) {
   const log = captureLogger();
   return { log, ctx: stepContext({ logger: log.logger, source: cluster('east', pair.source), target: cluster('west', pair.target), ...over }) };
 }
@@ -22,31 +29,61 @@ async function inRecovery(node: PgPair['standby']): Promise<boolean> {
   return row.r;
 }
 
+const deadUrl = async () => `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+const precheckEntry = (facts: JournalEntry['facts']): JournalEntry => ({ step: 'promote', index: 0, phase: 'precheck', attempt: 0, at: new Date().toISOString(), facts });
+const startedEntry = (attempt: number): JournalEntry => ({ step: 'promote', index: 0, phase: 'started', attempt, at: new Date().toISOString() });
+
+/** A real observer recording `node` as cluster east's database, with its positions file in a temp folder. */
+function observerOf(node: PgPair['primary'], now?: () => number): { observer: DatabaseObserver; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-positions-'));
+  const { logger } = captureLogger();
+  const observer = createDatabaseObserver({ clusters: [cluster('east', node.url)], intervalMs: 60_000, timeoutMs: 2000 }, {
+    routing: { current: () => ({ generation: 1, epoch: 0, active: 'east', state: 'steady', retryTo: null }), subscribe: () => () => {} },
+    store: createPositionFile({ file: join(dir, 'state.positions.json') }), logger, registry: new Registry(), now,
+  });
+  return { observer, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 describe('promoting a caught-up standby', () => {
   let pair: PgPair;
   before(async () => { pair = await startPostgresPair(); });
   after(async () => { await pair?.stop(); });
 
-  test('promotes, keeps every committed row, and a second run is a no-op', async () => {
+  test('precheck records identity and timeline; run promotes; a re-run counts only our own promotion', async () => {
     await pair.primary.query('CREATE TABLE orders (id int PRIMARY KEY)');
     await pair.primary.query('INSERT INTO orders SELECT generate_series(1, 500)');
-    const step = createPostgresPromoteStep(promoteConfig({ maxLagBytes: 16 * 1024 * 1024, maxLagSeconds: 30 }));
+    const step = createPostgresPromoteStep(promoteConfig({ maxLagSeconds: 30 }));
     const { ctx, log } = ctxFor({ source: pair.primary.url, target: pair.standby.url });
 
     const pre = await step.precheck!(ctx);
-    assert.match(pre?.detail ?? '', /standby in recovery, lag 0 bytes \(source\)/);
+    assert.match(pre?.detail ?? '', /standby in recovery on timeline 1; lag 0 bytes behind the source's current WAL position/);
+    const [sys] = await pair.standby.query('SELECT system_identifier::text AS id FROM pg_control_system()');
+    assert.equal(pre?.facts?.systemIdentifier, sys.id);
+    assert.equal(pre?.facts?.timeline, 1);
+    assert.equal(pre?.facts?.lagCase, 'live');
     assert.equal(await inRecovery(pair.standby), true, 'precheck must not promote');
 
-    const out = await step.run(ctx);
-    assert.match(out?.detail ?? '', /^promoted/);
+    const journal = [precheckEntry(pre!.facts)];
+    const out = await step.run({ ...ctx, journal });
+    assert.match(out?.detail ?? '', /^promoted \(timeline 1 → 2\)/);
     assert.equal(await inRecovery(pair.standby), false);
     const [row] = await pair.standby.query('SELECT count(*)::int AS n FROM orders');
     assert.equal(row.n, 500);
     await pair.standby.query('INSERT INTO orders VALUES (501)');
     assert.ok(log.lines.some((l) => l.level === 30 && /promoted the database of west/.test(l.msg)));
 
-    assert.deepEqual(await step.run(ctx), { detail: 'already promoted' });
-    assert.deepEqual(await step.precheck!(ctx), { detail: 'already promoted' });
+    // Resume after a crash: an earlier attempt started, the timeline moved past the recorded one.
+    const again = await step.run({ ...ctx, attempt: 2, journal: [...journal, startedEntry(1)] });
+    assert.match(again?.detail ?? '', /already promoted by this transition \(timeline 1 → 2\)/);
+
+    // No earlier attempt: someone else's "not in recovery" is not ours.
+    await assert.rejects(step.run({ ...ctx, journal }), (err) => isSwitchyardError(err, 'SWY_FAILOVER_PROMOTION_UNVERIFIED') && /had not started a promotion/.test(err.message));
+    // An earlier attempt, but the timeline recorded at precheck is the current one: not our promotion either.
+    await assert.rejects(step.run({ ...ctx, attempt: 2, journal: [precheckEntry({ ...pre!.facts, timeline: 2 }), startedEntry(1)] }),
+      (err) => isSwitchyardError(err, 'SWY_FAILOVER_PROMOTION_UNVERIFIED') && /timeline 2 is not past/.test(err.message));
+    // A new move's precheck refuses a target that is a primary, and says what to do.
+    await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_TARGET_NOT_STANDBY')
+      && /rebuild it as a replica of the current primary first/.test(err.message) && /docs\/runbook\.md#rebuild-then-failback/.test(err.message));
   });
 });
 
@@ -55,7 +92,7 @@ describe('a lagging standby', () => {
   let committed = 0;
   before(async () => {
     pair = await startPostgresPair();
-    await pair.primary.query("CREATE ROLE app LOGIN");
+    await pair.primary.query('CREATE ROLE app LOGIN');
     await pair.primary.query('CREATE TABLE orders (id serial PRIMARY KEY, note text)');
     await pair.primary.query("INSERT INTO orders (note) SELECT 'before' FROM generate_series(1, 100)");
     committed = 100;
@@ -64,7 +101,7 @@ describe('a lagging standby', () => {
 
   test('a user without EXECUTE on pg_promote is refused in precheck', async () => {
     const step = createPostgresPromoteStep(promoteConfig());
-    const { ctx } = ctxFor({ source: pair.primary.url, target: pair.standby.url.replace('postgres@', 'app@') });
+    const { ctx } = ctxFor({ source: pair.primary.url, target: pair.standby.urlAs('app') });
     await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_DB_PERMISSION'));
   });
 
@@ -78,35 +115,25 @@ describe('a lagging standby', () => {
     let caught: unknown;
     await assert.rejects(step.precheck!(ctx), (err) => { caught = err; return isSwitchyardError(err, 'SWY_FAILOVER_REPLICA_LAG'); });
     const details = (caught as { details: Record<string, any> }).details;
-    assert.equal(details.basis, 'source');
+    assert.equal(details.lagCase, 'live');
     assert.equal(details.paused, true);
-    assert.ok(details.lagBytes > 100_000, `lagBytes ${details.lagBytes}`);
-    assert.match((caught as Error).message, /over maxLagBytes 4096/);
-    assert.match((caught as Error).message, /replay is paused/);
+    assert.match((caught as Error).message, /replay is paused with \d{6,} bytes of WAL not replayed/);
 
     await assert.rejects(step.run(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_REPLICA_LAG'));
     assert.equal(await inRecovery(pair.standby), true, 'a blocked run must not promote');
   });
 
-  test('with the source unreachable, lag is measured on the standby (received minus replayed)', async () => {
-    const [p] = await pair.primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
-    let received = false;
-    for (let i = 0; i < 100 && !received; i++) {
-      const [r] = await pair.standby.query('SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn AS ok', [p.lsn]);
-      received = r.ok;
-      if (!received) await delay(50);
-    }
-    assert.ok(received, 'the standby did not receive the WAL in time');
-    const step = createPostgresPromoteStep(promoteConfig({ maxLagBytes: 4096 }));
-    const { ctx } = ctxFor({ source: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, target: pair.standby.url });
-    await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_REPLICA_LAG') && (err.details as any).basis === 'standby' && (err.details as any).lagBytes > 100_000);
+  test('the source unreachable and no record of its position: the lag is unknown and it holds', async () => {
+    const step = createPostgresPromoteStep(promoteConfig());
+    const { ctx } = ctxFor({ source: await deadUrl(), target: pair.standby.url });
+    await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_POSITION_UNKNOWN') && /no WAL position of it was ever recorded/.test(err.message));
   });
 
   test('forced: precheck logs and passes, run resumes replay and promotes with every row', async () => {
     const step = createPostgresPromoteStep(promoteConfig({ maxLagBytes: 4096 }));
     const { ctx, log } = ctxFor({ source: pair.primary.url, target: pair.standby.url }, { forced: true });
     await step.precheck!(ctx);
-    assert.ok(log.lines.some((l) => l.level === 40 && /forced past replica lag check on west/.test(l.msg)), 'forced precheck warns');
+    assert.ok(log.lines.some((l) => l.level === 40 && /forced past the promotion checks on west/.test(l.msg)), 'forced precheck warns');
     await step.run(ctx);
     assert.ok(log.lines.some((l) => l.level === 40 && /resuming the paused replay/.test(l.msg)));
     assert.equal(await inRecovery(pair.standby), false);
@@ -117,9 +144,74 @@ describe('a lagging standby', () => {
   });
 });
 
+describe('judging against the last recorded position (the source does not answer)', () => {
+  test('an async standby whose WAL receiver was cut holds on the recorded lag, though it reports itself caught up', async () => {
+    const pair = await startPostgresPair({ synchronous: false });
+    let clock = Date.now();
+    const { observer, cleanup } = observerOf(pair.primary, () => clock);
+    try {
+      await disconnectStandby(pair.standby);
+      await generateLag(pair.primary, { rows: 20_000 });
+      const rec = await observer.observe();
+      assert.ok(rec, 'the observer recorded the primary');
+      assert.equal(rec.standbys.length, 0, 'the cut standby is not in pg_stat_replication');
+      const [self] = await pair.standby.query('SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() AS same');
+      assert.equal(self.same, true, 'received minus replayed is 0: the old standby-only measure would have promoted it');
+
+      const deps: PostgresPromoteDeps = { positions: observer, now: () => clock };
+      const source = await deadUrl();
+      const step = createPostgresPromoteStep(promoteConfig(), deps);
+      const { ctx } = ctxFor({ source, target: pair.standby.url });
+      let caught: any;
+      await assert.rejects(step.precheck!(ctx), (err) => { caught = err; return isSwitchyardError(err, 'SWY_FAILOVER_REPLICA_LAG'); });
+      assert.equal(caught.details.lagCase, 'record');
+      assert.ok(caught.details.lagBytes > 1_048_576, `lagBytes ${caught.details.lagBytes}`);
+      assert.equal(caught.details.sourceLsn, rec.lsn);
+      await assert.rejects(step.run(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_REPLICA_LAG'));
+      assert.equal(await inRecovery(pair.standby), true);
+
+      // The same record, past maxRecordAge: unknown, its own code.
+      clock += 31_000;
+      await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_POSITION_UNKNOWN') && /31\.0 s old/.test(err.message));
+      // With the source answering, the cut standby is not streaming from it.
+      const live = ctxFor({ source: pair.primary.url, target: pair.standby.url }).ctx;
+      await assert.rejects(step.precheck!(live), (err) => isSwitchyardError(err, 'SWY_FAILOVER_NOT_REPLICATING') && /not streaming from the current primary/.test(err.message));
+      // maxLagBytes: unbounded is the explicit opt-out.
+      const unbounded = createPostgresPromoteStep(promoteConfig({ maxLagBytes: undefined }), deps);
+      assert.match((await unbounded.precheck!(ctx))?.detail ?? '', /lag unknown .*maxLagBytes: unbounded/);
+    } finally {
+      cleanup();
+      await pair.stop();
+    }
+  });
+
+  test('a sync standby in the last fresh record is promoted with RPO 0 after the primary died', async () => {
+    const pair = await startPostgresPair({ synchronous: true });
+    const { observer, cleanup } = observerOf(pair.primary);
+    try {
+      await pair.primary.query('CREATE TABLE orders (id int PRIMARY KEY)');
+      await pair.primary.query('INSERT INTO orders SELECT generate_series(1, 300)');
+      const rec = await observer.observe();
+      assert.deepEqual(rec?.standbys.map((s) => [s.applicationName, s.state, s.syncState]), [['standby', 'streaming', 'sync']]);
+      await pair.primary.stop('immediate');
+      const step = createPostgresPromoteStep(promoteConfig({ maxLagBytes: 0 }), { positions: observer });
+      const { ctx } = ctxFor({ source: pair.primary.url, target: pair.standby.url });
+      const pre = await step.precheck!(ctx);
+      assert.equal(pre?.facts?.lagCase, 'sync');
+      const out = await step.run({ ...ctx, journal: [precheckEntry(pre!.facts)] });
+      assert.match(out?.detail ?? '', /promoted .*sync standby in the source's last record .*RPO 0/);
+      const [row] = await pair.standby.query('SELECT count(*)::int AS n FROM orders');
+      assert.equal(row.n, 300, 'every acknowledged commit is there');
+    } finally {
+      cleanup();
+      await pair.stop();
+    }
+  });
+});
+
 describe('an unreachable or hanging target', () => {
   test('connection refused: precheck and run throw SWY_FAILOVER_DB_UNREACHABLE', async () => {
-    const url = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+    const url = await deadUrl();
     const step = createPostgresPromoteStep(promoteConfig({ timeout: 2000 }));
     const { ctx } = ctxFor({ source: url, target: url });
     await assert.rejects(step.precheck!(ctx), (err) => isSwitchyardError(err, 'SWY_FAILOVER_DB_UNREACHABLE') && /127\.0\.0\.1:\d+\/postgres unreachable/.test(err.message));
@@ -127,7 +219,7 @@ describe('an unreachable or hanging target', () => {
   });
 
   test('forced precheck passes an unreachable target with a warning', async () => {
-    const url = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+    const url = await deadUrl();
     const step = createPostgresPromoteStep(promoteConfig({ timeout: 2000 }));
     const { ctx, log } = ctxFor({ source: url, target: url }, { forced: true });
     const out = await step.precheck!(ctx);
