@@ -135,7 +135,8 @@ test('a state file deleted while running is rewritten and reported; a restart af
   cleanups.push(() => sy.stop());
   await until('steady', sy, async () => ((await status(sy)).state === 'steady' ? true : undefined));
   h.east.mode = 'fail';
-  await until('failed over', sy, async () => ((await status(sy)).active === 'west' ? true : undefined));
+  // Wait for the move to finish: a state write of the move itself would rewrite a deleted file.
+  await until('failed over', sy, async () => ((await status(sy)).state === 'failed-over' ? true : undefined));
 
   unlinkSync(file);
   await until('the file rewritten', sy, async () => (existsSync(file) ? true : undefined), 15_000);
