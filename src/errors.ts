@@ -35,6 +35,13 @@ export const ERROR_CODES = {
   SWY_KUBE_UNREACHABLE: 'the Kubernetes API server could not be reached (connection refused or reset, DNS, TLS)',
   SWY_KUBE_TIMEOUT: 'a Kubernetes API request was aborted by its timeout or by shutdown',
   SWY_KUBE_NOT_READY: 'the Kubernetes API server /readyz did not answer 200 (the message lists the failing checks)',
+  // --- addresses ---
+  SWY_ADDRESSES_HOSTNAME: 'a Service or Ingress named by addresses.fromService/fromIngress reports a hostname, not an IP, in status.loadBalancer.ingress; switchyard serves IPs only and keeps the last good list',
+  SWY_ADDRESSES_EMPTY: 'the Service or Ingress named by addresses.fromService/fromIngress has no address in status.loadBalancer.ingress (not provisioned yet, or released); the last good list is kept',
+  SWY_ADDRESSES_NOT_FOUND: 'the Service or Ingress named by addresses.fromService/fromIngress does not exist (or was deleted); the last good list is kept',
+  // --- parity ---
+  SWY_PARITY_DRIFT: 'the clusters differ in a way that parity.blocking names (an image, a ConfigMap or Secret, capacity, a missing object): the parity precheck holds',
+  SWY_PARITY_UNKNOWN: 'the parity comparison could not read one of the clusters, so parity is unknown: the parity precheck holds',
   // --- dns ---
   SWY_DNS_ANSWER_TABLE: 'the DNS answer table cannot be built (active cluster not configured, or a hostname outside the zone)',
   // --- health ---

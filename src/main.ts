@@ -10,6 +10,7 @@ import { createDnsServer } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
+import { createAddressBook } from './addresses/index.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -54,7 +55,16 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     logger,
     registry,
   });
-  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
+  // Addresses from a Service or Ingress: watched in the cluster's own context; DNS rebuilds its answers on a change.
+  const addressBook = kubernetesClientsFor && config.clusters.some((c) => c.addressesFrom !== undefined)
+    ? createAddressBook({ clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
+  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry, addresses: addressBook });
+  const clustersNow = () => {
+    if (!addressBook) return config.clusters;
+    const now = addressBook.current();
+    return config.clusters.map((c) => (c.addressesFrom ? { ...c, addresses: [...(now.get(c.name) ?? [])] } : c));
+  };
 
   const proxy = config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, {
     routing, logger, registry,
@@ -65,7 +75,7 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), config, health.clusters()),
+    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters()),
     ready: () => ready,
     actions: controller,
   });
@@ -73,6 +83,10 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   // Started in order, closed in reverse: answers first, then the probes that feed the controller.
   const started: Array<{ name: string; close: () => Promise<void> }> = [];
   try {
+    if (addressBook) {
+      addressBook.start();
+      started.push({ name: 'address book', close: () => addressBook.stop() });
+    }
     await dns.start();
     started.push({ name: 'dns', close: () => dns.close() });
     if (proxy) {

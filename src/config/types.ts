@@ -42,9 +42,13 @@ export type HealthyWhen = { mode: 'all' } | { mode: 'any' } | { mode: 'atLeast';
 
 export interface KubernetesAccess { kubeconfig: string | undefined; context: string | undefined }
 
+/** Addresses that follow a Kubernetes object's status.loadBalancer.ingress in the cluster's own context. */
+export interface AddressesFrom { kind: 'service' | 'ingress'; namespace: string; name: string }
+
 export interface ClusterConfig {
   name: string;
-  addresses: string[];             // IPv4 and IPv6 literals
+  addresses: string[];             // IPv4 and IPv6 literals; empty when addressesFrom is set
+  addressesFrom?: AddressesFrom;   // absent: the static addresses
   upstream: string | undefined;    // http(s)://host:port used by the proxy
   hostHeader: string | undefined;  // proxy: overrides the Host passed upstream
   probes: ProbeConfig[];
@@ -67,7 +71,26 @@ export type StepConfig = StepCommon & (
 );
 export type StepType = StepConfig['type'];
 
-export interface FailoverConfig { automatic: boolean; cooldown: number; steps: StepConfig[] }
+export type FailoverPrecheck = 'parity';
+export interface FailoverConfig { automatic: boolean; cooldown: number; prechecks?: FailoverPrecheck[]; steps: StepConfig[] }
+
+/** Kinds of difference between the clusters that the parity comparison reports. */
+export type ParityKind = 'image' | 'capacity' | 'configmap' | 'secret' | 'missing';
+export interface ParityNamespace {
+  name: string;
+  deployments: string[];
+  configMaps: string[];
+  secrets: string[];
+  services: string[];
+  ingresses: string[];
+  persistentVolumeClaims: string[];
+}
+export interface ParityConfig {
+  interval: number;                // serve compares this often; 0: only prechecks and `switchyard check`
+  timeout: number;                 // one comparison, both clusters
+  blocking: ParityKind[];          // kinds that fail the parity precheck and make `check` exit 3
+  namespaces: ParityNamespace[];
+}
 
 export interface DnsConfig {
   listen: ListenAddress[];
@@ -95,6 +118,7 @@ export interface Config {
   clusters: ClusterConfig[];
   health: HealthConfig;
   failover: FailoverConfig;
+  parity?: ParityConfig;
   dns: DnsConfig;
   proxy: ProxyConfig | undefined;
   admin: AdminConfig;
