@@ -11,6 +11,7 @@ import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 import { createAddressBook } from './addresses/index.ts';
+import { createParityMonitor } from './parity/index.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -45,7 +46,12 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
   const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
   const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
+  // Parity: compared every parity.interval, and afresh as the `parity` move precheck.
+  const parity = config.parity && kubernetesClientsFor
+    ? createParityMonitor({ parity: config.parity, clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
   const controller = createFailoverController({ config }, {
+    prechecks: parity && config.failover.prechecks?.includes('parity') ? [parity.precheck] : [],
     routing,
     health,
     createStep: (step) => createStep(step, {
@@ -95,6 +101,10 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     }
     health.start();
     started.push({ name: 'health', close: () => health.stop() });
+    if (parity) {
+      parity.start();
+      started.push({ name: 'parity', close: () => parity.stop() });
+    }
     started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
     controller.start();
     started.push({ name: 'failover controller', close: () => controller.stop() });

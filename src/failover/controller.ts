@@ -10,7 +10,7 @@ import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition
 import { decide, isStickyHold, restingState } from './policy.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
-import type { Step, StepContext } from './step.ts';
+import type { MovePrecheck, Step, StepContext } from './step.ts';
 
 export interface MoveRequest { to?: string; reason: string; force: boolean }
 export interface MoveResult { message: string; transition: Transition | null; state: FailoverStateName; active: string }
@@ -33,6 +33,8 @@ export interface FailoverDeps {
   health: HealthSource;
   /** Builds the step for every type but switch-traffic, which is built in. */
   createStep: (config: Exclude<StepConfig, { type: 'switch-traffic' }>) => Step;
+  /** failover.prechecks (parity), run beside the steps' prechecks. */
+  prechecks?: readonly MovePrecheck[];
   logger: Logger;
   registry: Registry;
   now?: () => number;
@@ -111,6 +113,14 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       } catch (err) {
         failures.push(`${step.config.name}: ${describeError(err)}`);
         precheckFailures.labels(step.config.name).inc();
+      }
+    }
+    for (const p of deps.prechecks ?? []) {
+      try {
+        await runWithTimeout((signal) => p.check({ kind: t.kind, from: t.from, to: t.to }, signal), p.timeout, shutdown.signal, p.name);
+      } catch (err) {
+        failures.push(`${p.name}: ${describeError(err)}`);
+        precheckFailures.labels(p.name).inc();
       }
     }
     return failures;

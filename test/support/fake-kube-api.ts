@@ -31,6 +31,8 @@ export interface DeploymentSetup {
   availableReplicas?: number;
   /** The simulated controller never makes more than this many replicas available (pods stuck Pending). */
   maxAvailable?: number;
+  /** The pod template's spec; default one container `app` with image registry.example/app:1. */
+  podSpec?: Obj;
 }
 
 export interface HpaSetup { minReplicas: number; maxReplicas: number; target?: string }
@@ -729,7 +731,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
         apiVersion: 'apps/v1', kind: 'Deployment', metadata: newMeta(ns, name, labels),
         spec: {
           replicas: setup.replicas, selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
+          template: { metadata: { labels }, spec: setup.podSpec ?? { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } },
         },
         status: {},
