@@ -70,6 +70,9 @@ export const ERROR_CODES = {
   SWY_FAILOVER_REPLICA_LAG: 'the target standby is behind: replay lag over maxLagBytes/maxLagSeconds, lag unknown while a bound is set, or replay paused with WAL pending',
   SWY_FAILOVER_PROMOTE_FAILED: 'the target database is still in recovery after pg_promote',
   SWY_FAILOVER_FENCE_FAILED: 'the source database is reachable and a primary but could not be made read-only',
+  SWY_FAILOVER_CNPG_IDENTITY: 'cnpg-promote: the target CloudNativePG Cluster is not the replica of the source (spec.replica names another primary or itself, or the systemIDs differ), or it was promoted by someone else',
+  SWY_FAILOVER_CNPG_NO_TOKEN: 'cnpg-promote: the source gave no demotion token (it was not demoted, or cannot be reached), so the replica\'s lag is unknown; --force promotes without one',
+  SWY_FAILOVER_CNPG_PROMOTE_FAILED: 'cnpg-promote or cnpg-demote: the operator did not finish the promotion or demotion before the step ended, or reports that it cannot',
   SWY_FAILOVER_EXEC_FAILED: 'an exec step could not start, exited non-zero, or was killed on its timeout',
   SWY_FAILOVER_WEBHOOK_FAILED: 'a webhook request failed or got a non-2xx answer',
   // --- proxy ---

@@ -66,6 +66,7 @@ export type StepConfig = StepCommon & (
   | { type: 'kubernetes-scale'; namespace: string; deployments: string[]; hpas: string[]; replicas: number; wait: boolean }
   | { type: 'postgres-fence'; terminateSessions: boolean }
   | { type: 'postgres-promote'; maxLagBytes: number | undefined; maxLagSeconds: number | undefined }
+  | { type: 'cnpg-demote' | 'cnpg-promote'; namespace: string; clusters: Record<string, string> }   // switchyard cluster -> CloudNativePG Cluster name
   | { type: 'exec'; command: string[]; env: Record<string, string> }
   | { type: 'webhook'; url: string; secret: string | undefined; format: 'json' | 'slack' | 'pagerduty'; routingKey: string | undefined; headers: Record<string, string> }
 );

@@ -12,7 +12,7 @@ import {
 
 const DAY = 86_400_000;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'exec', 'webhook'] as const;
+const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'cnpg-demote', 'cnpg-promote', 'exec', 'webhook'] as const;
 const STEP_COMMON = ['name', 'timeout', 'retries', 'backoff', 'onFailure'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const PARITY_KINDS: readonly ParityKind[] = ['image', 'capacity', 'configmap', 'secret', 'missing'];
@@ -318,8 +318,11 @@ function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues:
         if ((s.type === 'postgres-promote' || s.type === 'postgres-fence') && !c.database) {
           issues.push({ path: `clusters[${clusters!.indexOf(c)}].database`, message: `is required: step ${s.name} (${s.type}) acts on every cluster's database` });
         }
-        if (s.type === 'kubernetes-scale' && !c.kubernetes) {
-          issues.push({ path: `clusters[${clusters!.indexOf(c)}].kubernetes`, message: `is required: step ${s.name} (kubernetes-scale) acts on every cluster` });
+        if ((s.type === 'kubernetes-scale' || s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && !c.kubernetes) {
+          issues.push({ path: `clusters[${clusters!.indexOf(c)}].kubernetes`, message: `is required: step ${s.name} (${s.type}) acts on every cluster` });
+        }
+        if ((s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && s.clusters[c.name] === undefined) {
+          issues.push({ path: join(join(join('failover.steps', i), s.type), 'clusters'), message: `names no CloudNativePG Cluster for cluster ${c.name}` });
         }
       }
     });
@@ -353,6 +356,8 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
     'kubernetes-scale': ['namespace', 'deployments', 'hpas', 'replicas', 'wait'],
     'postgres-fence': ['terminateSessions'],
     'postgres-promote': ['maxLagBytes', 'maxLagSeconds'],
+    'cnpg-demote': ['namespace', 'clusters'],
+    'cnpg-promote': ['namespace', 'clusters'],
     exec: ['command', 'env'],
     webhook: ['url', 'secret', 'format', 'routingKey', 'headers'],
   };
@@ -360,10 +365,10 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
   if (!r) return undefined;
   const notify = type === 'webhook' || type === 'exec';
   const name = r.name === undefined ? type : str(r.name, join(p, 'name'), issues, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a lower-case name (a-z, 0-9, -)' });
-  const timeout = r.timeout === undefined ? (type === 'kubernetes-scale' ? 120_000 : 30_000) : duration(r.timeout, join(p, 'timeout'), issues, 10, DAY);
+  const timeout = r.timeout === undefined ? (type === 'kubernetes-scale' || type === 'cnpg-promote' ? 120_000 : type === 'cnpg-demote' ? 60_000 : 30_000) : duration(r.timeout, join(p, 'timeout'), issues, 10, DAY);
   const retries = r.retries === undefined ? (type === 'switch-traffic' ? 0 : 2) : int(r.retries, join(p, 'retries'), issues, 0, 100);
   const backoff = r.backoff === undefined ? 1000 : duration(r.backoff, join(p, 'backoff'), issues, 0, 3_600_000);
-  const onFailure = r.onFailure === undefined ? (notify || type === 'postgres-fence' ? 'continue' : 'hold') : oneOf(r.onFailure, join(p, 'onFailure'), issues, ['hold', 'continue'] as const);
+  const onFailure = r.onFailure === undefined ? (notify || type === 'postgres-fence' || type === 'cnpg-demote' ? 'continue' : 'hold') : oneOf(r.onFailure, join(p, 'onFailure'), issues, ['hold', 'continue'] as const);
   if (!name || timeout === undefined || retries === undefined || backoff === undefined || !onFailure) return undefined;
   const common = { name, timeout, retries, backoff, onFailure };
   switch (type) {
@@ -388,6 +393,16 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
       const maxLagBytes = r.maxLagBytes === undefined ? undefined : int(r.maxLagBytes, join(p, 'maxLagBytes'), issues, 0, Number.MAX_SAFE_INTEGER);
       const maxLagSeconds = r.maxLagSeconds === undefined ? undefined : int(r.maxLagSeconds, join(p, 'maxLagSeconds'), issues, 0, 86400);
       return { ...common, type, maxLagBytes, maxLagSeconds };
+    }
+    case 'cnpg-demote':
+    case 'cnpg-promote': {
+      const namespace = kubeName(r, 'namespace', p, issues, 'a Kubernetes namespace name');
+      const cp = join(p, 'clusters');
+      const map = stringMap(required(r, 'clusters', p, issues) ?? {}, cp, issues);
+      const names = map && Object.entries(map).map(([k, n]) => [k, str(n, join(cp, k), issues, { pattern: K8S_NAME, what: 'a CloudNativePG Cluster name' })] as const);
+      if (!namespace || !names || names.some(([, n]) => n === undefined)) return undefined;
+      if (new Set(names.map(([, n]) => n)).size !== names.length) issues.push({ path: cp, message: 'each cluster needs its own CloudNativePG Cluster (the names of a replica-cluster pair differ)' });
+      return { ...common, type, namespace, clusters: Object.fromEntries(names) as Record<string, string> };
     }
     case 'exec': {
       const argv = (list(required(r, 'command', p, issues), join(p, 'command'), issues, 1) ?? []).map((a, i) => str(a, join(join(p, 'command'), i), issues));

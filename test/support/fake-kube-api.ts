@@ -35,6 +35,8 @@ export interface DeploymentSetup {
   podSpec?: Obj;
 }
 
+export interface CnpgSetup { primary: string; source: string; systemID: string; timelineID?: number; lsn?: number; instances?: number }
+
 export interface HpaSetup { minReplicas: number; maxReplicas: number; target?: string }
 
 export interface FakeDeployment {
@@ -73,7 +75,7 @@ export interface FakeKubeApi {
   /** RBAC: `verb` on `resource` (e.g. 'patch', 'deployments/scale') is answered 403 Forbidden. */
   forbid(verb: Verb, resource: string): void;
   /** A simulated concurrent writer bumps the object's resourceVersion just before each of its next `count` writes. */
-  raceNextWrites(ns: string, resource: 'deployments' | 'horizontalpodautoscalers' | 'leases', name: string, count: number): void;
+  raceNextWrites(ns: string, resource: 'deployments' | 'horizontalpodautoscalers' | 'leases' | 'clusters', name: string, count: number): void;
   requests(): FakeRequest[];
   /** TCP connections accepted so far. */
   connections(): number;
@@ -96,6 +98,16 @@ export interface FakeKubeApi {
   failNext(method: string, pathPrefix: string, status: number | 'hang', count?: number): void;
   /** Sets the Deployment's container image (spec.template), as a rollout of a new version would. */
   setImage(ns: string, name: string, image: string): void;
+  /**
+   * A CloudNativePG Cluster of a replica-cluster pair (distributed topology, 1.24+): `self` is its
+   * own name, `primary` the name of the pair's primary, `source` the externalCluster it replicates
+   * from. A simulated operator moves its status (see test/support/README.md).
+   */
+  setCnpgCluster(ns: string, name: string, setup: CnpgSetup): void;
+  /** How many times the simulated operator promoted this Cluster. */
+  cnpgPromotions(ns: string, name: string): number;
+  /** The WAL position the simulated Cluster has written (primary) or replayed (replica). */
+  setCnpgLsn(ns: string, name: string, lsn: number): void;
   close(): Promise<void>;
 }
 
@@ -233,6 +245,58 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   function onWrite(k: string): void {
     writeHooks.get(k.slice(0, k.indexOf('/')))?.(k);
   }
+
+  // --- a simulated CloudNativePG operator (replica clusters, distributed topology) ---
+  // Demotion: spec.replica.primary set to another Cluster on a primary → after the delay it is a
+  // replica and status.demotionToken holds {systemID, timelineID, lsn}. Promotion: spec.replica.primary
+  // set to itself on a replica → with a promotionToken it waits for the token's LSN to be replayed
+  // (the token must carry its own systemID, else phase says why and nothing happens); without one
+  // it promotes at once (failover with the source lost). A promotion starts a new timeline.
+  const cnpgLsn = new Map<string, number>();
+  const cnpgPromoted = new Map<string, number>();
+  const cnpgRole = new Map<string, 'primary' | 'replica'>();
+  const tokenOf = (o: Obj): string => Buffer.from(JSON.stringify({ systemID: (o.status as Obj).systemID, timelineID: (o.status as Obj).timelineID, lsn: cnpgLsn.get(key('clusters', meta(o).namespace as string, meta(o).name as string)) ?? 0 })).toString('base64');
+  function cnpgReconcile(k: string): void {
+    later(`cnpg:${k}`, () => {
+      const o = read(k);
+      if (!o) return;
+      const replica = ((o.spec as Obj).replica ?? {}) as Obj;
+      const status = (o.status ?? {}) as Obj;
+      const self = replica.self as string;
+      const role = cnpgRole.get(k) ?? 'replica';
+      if (role === 'primary' && replica.primary !== self) {
+        cnpgRole.set(k, 'replica');
+        o.status = { ...status, phase: 'Cluster in healthy state', demotionToken: tokenOf(o) };
+        commit(k, o);
+        return;
+      }
+      if (role === 'replica' && replica.primary === self) {
+        const token = typeof replica.promotionToken === 'string' ? replica.promotionToken : undefined;
+        if (token !== undefined) {
+          let t: Obj;
+          try { t = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as Obj; } catch { t = {}; }
+          if (t.systemID !== status.systemID) {
+            o.status = { ...status, phase: 'Cannot promote: the promotion token is for another system' };
+            commit(k, o);
+            return;
+          }
+          if ((cnpgLsn.get(k) ?? 0) < (t.lsn as number)) {
+            o.status = { ...status, phase: 'Waiting for the promotion token LSN to be replayed' };
+            commit(k, o);
+            cnpgReconcile(k);
+            return;
+          }
+        }
+        cnpgRole.set(k, 'primary');
+        cnpgPromoted.set(k, (cnpgPromoted.get(k) ?? 0) + 1);
+        const next: Obj = { ...status, phase: 'Cluster in healthy state', timelineID: (status.timelineID as number) + 1, currentPrimary: `${meta(o).name as string}-1` };
+        delete next.demotionToken;
+        o.status = next;
+        commit(k, o);
+      }
+    });
+  }
+  writeHooks.set('clusters', cnpgReconcile);
 
   // --- injected failures ---
   const failures: Array<{ method: string; prefix: string; status: number | 'hang'; count: number }> = [];
@@ -836,6 +900,30 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     },
     failNext(method, pathPrefix, status, count = 1) {
       failures.push({ method, prefix: pathPrefix, status, count });
+    },
+    setCnpgCluster(ns, name, setup) {
+      const k = key('clusters', ns, name);
+      cnpgRole.set(k, setup.primary === name ? 'primary' : 'replica');
+      cnpgLsn.set(k, setup.lsn ?? 0);
+      const prev = store.get(k);
+      const o: Obj = {
+        apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: prev ? meta(structuredClone(prev)) : newMeta(ns, name),
+        spec: {
+          instances: setup.instances ?? 3,
+          externalClusters: [{ name: setup.source, connectionParameters: { host: `${setup.source}-rw.${ns}.svc`, dbname: 'postgres' } }],
+          replica: { self: name, primary: setup.primary, source: setup.source },
+        },
+        status: { phase: 'Cluster in healthy state', systemID: setup.systemID, timelineID: setup.timelineID ?? 1, currentPrimary: `${name}-1`, instances: setup.instances ?? 3, readyInstances: setup.instances ?? 3 },
+      };
+      commit(k, o);
+    },
+    cnpgPromotions(ns, name) {
+      return cnpgPromoted.get(key('clusters', ns, name)) ?? 0;
+    },
+    setCnpgLsn(ns, name, lsn) {
+      const k = key('clusters', ns, name);
+      cnpgLsn.set(k, lsn);
+      if (store.has(k)) cnpgReconcile(k);
     },
     setImage(ns, name, image) {
       const k = key('deployments', ns, name);
