@@ -314,6 +314,11 @@ function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues:
     steps.forEach((s, i) => {
       if (seen.has(s.name)) issues.push({ path: join(join('failover.steps', i), 'name'), message: `step name ${s.name} is used twice; set a distinct name` });
       seen.add(s.name);
+      if ((s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && clusters) {
+        for (const k of Object.keys(s.clusters)) {
+          if (!clusters.some((c) => c.name === k)) issues.push({ path: join(join(join(join('failover.steps', i), s.type), 'clusters'), k), message: `no cluster named ${k} (clusters: ${clusters.map((c) => c.name).join(', ')})` });
+        }
+      }
       for (const c of clusters ?? []) {
         if ((s.type === 'postgres-promote' || s.type === 'postgres-fence') && !c.database) {
           issues.push({ path: `clusters[${clusters!.indexOf(c)}].database`, message: `is required: step ${s.name} (${s.type}) acts on every cluster's database` });

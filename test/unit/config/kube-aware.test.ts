@@ -93,3 +93,26 @@ parity:
     'parity.namespaces[1].name: namespace app is listed twice',
   ]);
 });
+
+test('cnpg steps: defaults, and the map must name exactly the configured clusters', () => {
+  const c = parseConfig(`${head}${kubeClusters}
+failover:
+  steps:
+    - switch-traffic
+    - cnpg-demote: { namespace: db, clusters: { east: pg-east, west: pg-west } }
+    - cnpg-promote: { namespace: db, clusters: { east: pg-east, west: pg-west } }
+`, {}, '/etc/switchyard');
+  assert.deepEqual(c.failover.steps.slice(1).map((s) => [s.type, s.timeout, s.onFailure, 'clusters' in s ? s.clusters : null]), [
+    ['cnpg-demote', 60_000, 'continue', { east: 'pg-east', west: 'pg-west' }],
+    ['cnpg-promote', 120_000, 'hold', { east: 'pg-east', west: 'pg-west' }],
+  ]);
+  assert.deepEqual(issuesOf(`${head}${kubeClusters}
+failover:
+  steps:
+    - switch-traffic
+    - cnpg-promote: { namespace: db, clusters: { east: pg, north: pg-north } }
+`).sort(), [
+    'failover.steps[1].cnpg-promote.clusters.north: no cluster named north (clusters: east, west)',
+    'failover.steps[1].cnpg-promote.clusters: names no CloudNativePG Cluster for cluster west',
+  ]);
+});
