@@ -35,6 +35,10 @@ const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = 
   config: (t) => ['errors.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
   admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
+  // Kubernetes-aware parts: the clients come from the composition root; kubernetes.ts (which loads
+  // client-node) is imported for its types only.
+  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
 };
 
 for (const file of files) {

@@ -41,6 +41,13 @@ export const ERROR_CODES = {
   SWY_KUBE_UNREACHABLE: 'the Kubernetes API server could not be reached (connection refused or reset, DNS, TLS)',
   SWY_KUBE_TIMEOUT: 'a Kubernetes API request was aborted by its timeout or by shutdown',
   SWY_KUBE_NOT_READY: 'the Kubernetes API server /readyz did not answer 200 (the message lists the failing checks)',
+  // --- addresses ---
+  SWY_ADDRESSES_HOSTNAME: 'a Service or Ingress named by addresses.fromService/fromIngress reports a hostname, not an IP, in status.loadBalancer.ingress; switchyard serves IPs only and keeps the last good list',
+  SWY_ADDRESSES_EMPTY: 'the Service or Ingress named by addresses.fromService/fromIngress has no address in status.loadBalancer.ingress (not provisioned yet, or released); the last good list is kept',
+  SWY_ADDRESSES_NOT_FOUND: 'the Service or Ingress named by addresses.fromService/fromIngress does not exist (or was deleted); the last good list is kept',
+  // --- parity ---
+  SWY_PARITY_DRIFT: 'the clusters differ in a way that parity.blocking names (an image, a ConfigMap or Secret, capacity, a missing object): the parity precheck holds',
+  SWY_PARITY_UNKNOWN: 'the parity comparison could not read one of the clusters, so parity is unknown: the parity precheck holds',
   // --- dns ---
   SWY_DNS_ANSWER_TABLE: 'the DNS answer table cannot be built (active cluster not configured, or a hostname outside the zone)',
   // --- health ---
@@ -73,6 +80,9 @@ export const ERROR_CODES = {
   SWY_FAILOVER_POSITION_UNKNOWN: 'the source did not answer and there is no fresh record of its WAL position: the lag is unknown, so the promotion holds',
   SWY_FAILOVER_PROMOTION_UNVERIFIED: 'on resume, the target is not in recovery but this transition cannot have promoted it (no earlier attempt, or its timeline did not advance)',
   SWY_FAILOVER_FENCE_FAILED: 'the source database is reachable and a primary but could not be fenced',
+  SWY_FAILOVER_CNPG_IDENTITY: 'cnpg-promote: the target CloudNativePG Cluster is not the replica of the source (spec.replica names another primary or itself, or the systemIDs differ), or it was promoted by someone else',
+  SWY_FAILOVER_CNPG_NO_TOKEN: 'cnpg-promote: the source gave no demotion token (it was not demoted, or cannot be reached), so the replica\'s lag is unknown; --force promotes without one',
+  SWY_FAILOVER_CNPG_PROMOTE_FAILED: 'cnpg-promote or cnpg-demote: the operator did not finish the promotion or demotion before the step ended, or reports that it cannot',
   SWY_FAILOVER_EXEC_FAILED: 'an exec step could not start, exited non-zero, or was killed on its timeout',
   SWY_FAILOVER_WEBHOOK_FAILED: 'a webhook request failed or got a non-2xx answer',
   // --- proxy ---

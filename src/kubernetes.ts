@@ -9,9 +9,9 @@
 // composition root gives each cluster one set of clients. Errors of any Kubernetes call become
 // SwitchyardErrors through error(); callers match on the SWY_KUBE_* codes.
 import {
-  ApiException, AppsV1Api, AutoscalingV2Api, CoordinationV1Api, DiscoveryV1Api, HttpMethod, KubeConfig,
-  Observable, PatchStrategy, RequestContext, ServerConfiguration, createConfiguration, setHeaderMiddleware, setHeaderOptions,
-  type ConfigurationOptions, type ObservableMiddleware,
+  ApiException, AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, HttpMethod, KubeConfig,
+  NetworkingV1Api, Observable, PatchStrategy, RequestContext, ServerConfiguration, createConfiguration, makeInformer, setHeaderMiddleware, setHeaderOptions,
+  type ConfigurationOptions, type Informer, type KubernetesListObject, type KubernetesObject, type ObjectCache, type ObservableMiddleware,
 } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 import { SwitchyardError, describeError, type ErrorCode } from './errors.ts';
@@ -24,7 +24,17 @@ export interface KubernetesClients {
   readonly autoscaling: AutoscalingV2Api;
   readonly discovery: DiscoveryV1Api;
   readonly coordination: CoordinationV1Api;
+  readonly core: CoreV1Api;
+  readonly networking: NetworkingV1Api;
+  /** Custom resources, such as CloudNativePG's postgresql.cnpg.io/v1 Clusters. */
+  readonly custom: CustomObjectsApi;
   readonly kubeConfig: KubeConfig;
+  /**
+   * A list-then-watch cache of the objects under `path` (e.g. /api/v1/namespaces/app/services),
+   * not yet started. client-node's informer stops for good after any error but 410 Gone: its
+   * owner must restart it from the error handler (see src/addresses).
+   */
+  informer<T extends KubernetesObject>(path: string, list: () => Promise<KubernetesListObject<T>>): Informer<T> & ObjectCache<T>;
   /** Per-call options: the abort signal (a timeout or shutdown) goes to the request. */
   requestOptions(signal: AbortSignal | undefined): ConfigurationOptions;
   /** requestOptions for a PATCH whose body is a merge patch (client-node defaults PATCH to JSON patch). */
@@ -145,7 +155,11 @@ export function createKubernetesClients(access: KubernetesAccess, deps: Kubernet
     autoscaling: new AutoscalingV2Api(configuration),
     discovery: new DiscoveryV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
+    core: new CoreV1Api(configuration),
+    networking: new NetworkingV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
     kubeConfig,
+    informer: (path, list) => makeInformer(kubeConfig, path, list),
     requestOptions: (signal) => requestOptions(signal),
     mergePatchOptions: (signal) => requestOptions(signal, PatchStrategy.MergePatch),
     error: kubernetesError,

@@ -11,6 +11,8 @@ import { createProxyServer } from './proxy/index.ts';
 import { createDatabaseObserver, createFailoverController, createNotifier, createPositionFile, createStep, positionsFileFor } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 import { readFdLimit, splitFdBudget } from './fd-budget.ts';
+import { createAddressBook } from './addresses/index.ts';
+import { createParityMonitor } from './parity/index.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -118,7 +120,12 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const observer = createDatabaseObserver({ clusters: config.clusters, intervalMs: config.health.interval, timeoutMs: Math.max(1000, config.health.timeout) }, {
     routing, store: createPositionFile({ file: positionsFileFor(config.state.file) }), logger, registry,
   });
+  // Parity: compared every parity.interval, and afresh as the `parity` move precheck.
+  const parity = config.parity && kubernetesClientsFor
+    ? createParityMonitor({ parity: config.parity, clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
   const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval }, {
+    prechecks: parity && config.failover.prechecks?.includes('parity') ? [parity.precheck] : [],
     routing,
     health,
     createStep: (step) => createStep(step, {
@@ -131,7 +138,16 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     registry,
     notify: notifier,
   });
-  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
+  // Addresses from a Service or Ingress: watched in the cluster's own context; DNS rebuilds its answers on a change.
+  const addressBook = kubernetesClientsFor && config.clusters.some((c) => c.addressesFrom !== undefined)
+    ? createAddressBook({ clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
+  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry, addresses: addressBook });
+  const clustersNow = () => {
+    if (!addressBook) return config.clusters;
+    const now = addressBook.current();
+    return config.clusters.map((c) => (c.addressesFrom ? { ...c, addresses: [...(now.get(c.name) ?? [])] } : c));
+  };
 
   const proxy = config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, {
     routing, logger, registry,
@@ -142,7 +158,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), config, health.clusters(), { ...routing.storeStatus(), description: store.description }),
+    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), { ...routing.storeStatus(), description: store.description }),
     ready: () => ready,
     actions: controller,
   });
@@ -154,6 +170,10 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     { name: 'notifications', close: () => notifier.close() },
   ];
   try {
+    if (addressBook) {
+      addressBook.start();
+      started.push({ name: 'address book', close: () => addressBook.stop() });
+    }
     await dns.start();
     started.push({ name: 'dns', close: () => dns.close() });
     if (proxy) {
@@ -164,6 +184,10 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     started.push({ name: 'health', close: () => health.stop() });
     await observer.start();
     started.push({ name: 'database observer', close: () => observer.stop() });
+    if (parity) {
+      parity.start();
+      started.push({ name: 'parity', close: () => parity.stop() });
+    }
     started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
     controller.start();
     started.push({ name: 'failover controller', close: () => controller.stop() });

@@ -15,6 +15,7 @@ const USAGE = `usage: switchyard <command> [options]
   serve    --config FILE          run the edge (DNS, proxy if configured, admin, probes, controller)
   validate --config FILE          exit 0 if valid; else exit 2 and print each error with its key path
   status   [--admin URL] [--json] active cluster, state, per-cluster health, last transition
+  check    [--config FILE] [--json]  compare the clusters (parity section): exit 0 same, 3 blocking difference, 1 unknown
   failover --to CLUSTER [--force] [--reason TEXT] [--admin URL]   planned switchover / manual failover
   failback [--force] [--reason TEXT] [--admin URL]               return to the preferred cluster
   drill    [--admin URL] [--to CLUSTER] [--timeout 60s]          measured failover exercise
@@ -122,6 +123,7 @@ export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
       case 'serve': return await serve(rest, io);
       case 'validate': return await validate(rest, io);
       case 'status': return await status(rest, io);
+      case 'check': return await (await import('./check.ts')).check(rest, io);
       case 'failover': return await move('failover', rest, io);
       case 'failback': return await move('failback', rest, io);
       case 'drill': return await (await import('./drill.ts')).drill(rest, io);

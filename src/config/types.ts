@@ -42,9 +42,13 @@ export type HealthyWhen = { mode: 'all' } | { mode: 'any' } | { mode: 'atLeast';
 
 export interface KubernetesAccess { kubeconfig: string | undefined; context: string | undefined }
 
+/** Addresses that follow a Kubernetes object's status.loadBalancer.ingress in the cluster's own context. */
+export interface AddressesFrom { kind: 'service' | 'ingress'; namespace: string; name: string }
+
 export interface ClusterConfig {
   name: string;
-  addresses: string[];             // IPv4 and IPv6 literals
+  addresses: string[];             // IPv4 and IPv6 literals; empty when addressesFrom is set
+  addressesFrom?: AddressesFrom;   // absent: the static addresses
   upstream: string | undefined;    // http(s)://host:port used by the proxy
   hostHeader: string | undefined;  // proxy: overrides the Host passed upstream
   probes: ProbeConfig[];
@@ -65,6 +69,7 @@ export type StepConfig = StepCommon & (
   | { type: 'postgres-fence'; mode: PostgresFenceMode; terminateSessions: boolean }
   /** maxLagBytes undefined: `unbounded` (the explicit opt-out); the default is 1 MiB. */
   | { type: 'postgres-promote'; maxLagBytes: number | undefined; maxLagSeconds: number | undefined; maxRecordAge: number }
+  | { type: 'cnpg-demote' | 'cnpg-promote'; namespace: string; clusters: Record<string, string> }   // switchyard cluster -> CloudNativePG Cluster name
   | { type: 'exec'; command: string[]; env: Record<string, string> }
   | { type: 'webhook'; url: string; secret: string | undefined; format: 'json' | 'slack' | 'pagerduty'; routingKey: string | undefined; headers: Record<string, string> }
 );
@@ -77,7 +82,26 @@ export type NotifyConfig = NotifyCommon & (
   | ({ type: 'exec' } & Pick<Extract<StepConfig, { type: 'exec' }>, 'command' | 'env'>)
 );
 
-export interface FailoverConfig { automatic: boolean; cooldown: number; steps: StepConfig[] }
+export type FailoverPrecheck = 'parity';
+export interface FailoverConfig { automatic: boolean; cooldown: number; prechecks?: FailoverPrecheck[]; steps: StepConfig[] }
+
+/** Kinds of difference between the clusters that the parity comparison reports. */
+export type ParityKind = 'image' | 'capacity' | 'configmap' | 'secret' | 'missing';
+export interface ParityNamespace {
+  name: string;
+  deployments: string[];
+  configMaps: string[];
+  secrets: string[];
+  services: string[];
+  ingresses: string[];
+  persistentVolumeClaims: string[];
+}
+export interface ParityConfig {
+  interval: number;                // serve compares this often; 0: only prechecks and `switchyard check`
+  timeout: number;                 // one comparison, both clusters
+  blocking: ParityKind[];          // kinds that fail the parity precheck and make `check` exit 3
+  namespaces: ParityNamespace[];
+}
 
 export interface DnsConfig {
   listen: ListenAddress[];
@@ -125,6 +149,7 @@ export interface Config {
   health: HealthConfig;
   failover: FailoverConfig;
   notify: NotifyConfig[];
+  parity?: ParityConfig;
   dns: DnsConfig;
   proxy: ProxyConfig | undefined;
   admin: AdminConfig;

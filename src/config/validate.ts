@@ -2,8 +2,8 @@
 // ${VAR} substitution) and the config file's folder, returns a Config or the list of issues.
 import { isAbsolute, resolve } from 'node:path';
 import type {
-  AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
-  ListenAddress, NameserverConfig, NotifyConfig, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
+  AddressesFrom, AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
+  ListenAddress, NameserverConfig, NotifyConfig, ParityConfig, ParityKind, ParityNamespace, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
 } from './types.ts';
 import {
   bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
@@ -14,19 +14,22 @@ import { redactText } from './redact.ts';
 const DAY = 86_400_000;
 const DEFAULT_MAX_LAG_BYTES = 1_048_576;
 const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'exec', 'webhook'] as const;
+const STEP_TYPES = ['switch-traffic', 'kubernetes-scale', 'postgres-fence', 'postgres-promote', 'cnpg-demote', 'cnpg-promote', 'exec', 'webhook'] as const;
 const STEP_COMMON = ['name', 'timeout', 'retries', 'backoff', 'onFailure'] as const;
 const NOTIFY_TYPES = ['webhook', 'exec'] as const;
 const NOTIFY_COMMON = ['name', 'timeout', 'retries', 'backoff'] as const;
 const NOTIFY_EXEC = ['command', 'env'] as const;
 const NOTIFY_WEBHOOK = ['url', 'secret', 'format', 'routingKey', 'headers'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const PARITY_KINDS: readonly ParityKind[] = ['image', 'capacity', 'configmap', 'secret', 'missing'];
+const PARITY_OBJECTS = ['deployments', 'configMaps', 'secrets', 'services', 'ingresses', 'persistentVolumeClaims'] as const;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface ValidateOptions { baseDir: string; adminToken: string | undefined }
 
 export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: Config; issues: Issues } {
   const issues: Issues = [];
-  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'dns', 'proxy', 'admin', 'state', 'log', 'limits']);
+  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'parity', 'dns', 'proxy', 'admin', 'state', 'log', 'limits']);
   if (!root) return { issues };
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
 
@@ -36,6 +39,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const health = readHealth(root.health ?? {}, issues);
   const failover = readFailover(root.failover ?? {}, clusters, issues);
   const notify = root.notify === undefined || root.notify === null ? [] : readNotify(root.notify, issues);
+  const parity = root.parity === undefined || root.parity === null ? undefined : readParity(root.parity, clusters, issues);
+  if (failover?.prechecks?.includes('parity') && root.parity === undefined) issues.push({ path: 'failover.prechecks', message: 'parity needs a parity section naming what to compare' });
   const dns = readDns(root.dns ?? {}, issues);
   const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, hostnames, issues);
   const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
@@ -49,7 +54,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
     if (issues.length === 0) issues.push({ path: '(root)', message: 'invalid configuration' });
     return { issues };
   }
-  return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, dns, proxy, admin, state, log: { level } }, issues };
+  return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, parity, dns, proxy, admin, state, log: { level } }, issues };
 }
 
 function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
@@ -109,7 +114,10 @@ function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): C
     if (!rec) return;
     const name = str(required(rec, 'name', p, issues), join(p, 'name'), issues, { pattern: CLUSTER_NAME, what: 'a lower-case DNS label (a-z, 0-9, -)' });
     if (name && out.some((c) => c.name === name)) issues.push({ path: join(p, 'name'), message: `cluster ${name} is listed twice` });
-    const addrs = list(required(rec, 'addresses', p, issues), join(p, 'addresses'), issues, 1) ?? [];
+    const rawAddresses = required(rec, 'addresses', p, issues);
+    const fromKube = rawAddresses !== null && typeof rawAddresses === 'object' && !Array.isArray(rawAddresses);
+    const addressesFrom = fromKube ? readAddressesFrom(rawAddresses, join(p, 'addresses'), issues) : undefined;
+    const addrs = fromKube || rawAddresses === undefined ? [] : list(rawAddresses, join(p, 'addresses'), issues, 1) ?? [];
     const addresses = addrs.map((a, j) => ipAddress(a, join(join(p, 'addresses'), j), issues)).filter((a): a is string => a !== undefined);
     const upstream = rec.upstream === undefined ? undefined : httpUrl(rec.upstream, join(p, 'upstream'), issues);
     const hostHeader = rec.hostHeader === undefined ? undefined : str(rec.hostHeader, join(p, 'hostHeader'), issues);
@@ -130,6 +138,9 @@ function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): C
         kubernetes = { kubeconfig: kubeconfig && abs(kubeconfig), context };
       }
     }
+    if (addressesFrom && !kubernetes) {
+      issues.push({ path: join(p, 'kubernetes'), message: `is required: addresses from a ${addressesFrom.kind} are read with the cluster's kubeconfig and context` });
+    }
     if (probes.some((pr) => pr.kind === 'kubernetes') && !kubernetes) {
       issues.push({ path: join(p, 'kubernetes'), message: 'is required: a kubernetes probe needs the cluster\'s kubeconfig and context' });
     }
@@ -140,11 +151,62 @@ function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): C
       const url = d && str(required(d, 'url', dp, issues), join(dp, 'url'), issues, { pattern: /^postgres(ql)?:\/\//, what: 'a postgres:// or postgresql:// URL' });
       if (url) database = { url };
     }
-    if (name && addresses.length > 0 && healthyWhen) {
-      out.push({ name, addresses, upstream, hostHeader, probes, healthyWhen, kubernetes, database });
+    if (name && (addresses.length > 0 || addressesFrom) && healthyWhen) {
+      out.push({ name, addresses, addressesFrom, upstream, hostHeader, probes, healthyWhen, kubernetes, database });
     }
   });
   return out.length === items.length ? out : undefined;
+}
+
+/** A required Kubernetes name at rec[key]; one issue when missing, one when malformed. */
+function kubeName(rec: Record<string, unknown>, key: string, path: string, issues: Issues, what: string): string | undefined {
+  const v = required(rec, key, path, issues);
+  return v === undefined ? undefined : str(v, join(path, key), issues, { pattern: K8S_NAME, what });
+}
+
+/** `{ fromService: { namespace, name } }` or `{ fromIngress: { namespace, name } }`. */
+function readAddressesFrom(v: unknown, path: string, issues: Issues): AddressesFrom | undefined {
+  const rec = mapping(v, path, issues, ['fromService', 'fromIngress']);
+  if (!rec) return undefined;
+  const keys = Object.keys(rec);
+  if (keys.length !== 1) {
+    issues.push({ path, message: `expected a list of IP addresses, or exactly one of fromService, fromIngress` });
+    return undefined;
+  }
+  const p = join(path, keys[0]);
+  const r = mapping(rec[keys[0]], p, issues, ['namespace', 'name']);
+  const namespace = r && kubeName(r, 'namespace', p, issues, 'a Kubernetes namespace name');
+  const name = r && kubeName(r, 'name', p, issues, 'a Kubernetes object name');
+  if (!namespace || !name) return undefined;
+  return { kind: keys[0] === 'fromService' ? 'service' : 'ingress', namespace, name };
+}
+
+function readParity(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): ParityConfig | undefined {
+  const r = mapping(v, 'parity', issues, ['interval', 'timeout', 'blocking', 'namespaces']);
+  if (!r) return undefined;
+  const interval = r.interval === undefined ? 60_000 : r.interval === '0s' ? 0 : duration(r.interval, 'parity.interval', issues, 1000, DAY);
+  const timeout = r.timeout === undefined ? 10_000 : duration(r.timeout, 'parity.timeout', issues, 100, 600_000);
+  const blockingItems = r.blocking === undefined ? [...PARITY_KINDS] : list(r.blocking, 'parity.blocking', issues) ?? [];
+  const blocking = blockingItems.map((k, i) => oneOf(k, join('parity.blocking', i), issues, PARITY_KINDS)).filter((k): k is ParityKind => k !== undefined);
+  const nsItems = list(required(r, 'namespaces', 'parity', issues), 'parity.namespaces', issues, 1) ?? [];
+  const namespaces: ParityNamespace[] = [];
+  nsItems.forEach((item, i) => {
+    const p = join('parity.namespaces', i);
+    const n = mapping(item, p, issues, ['name', ...PARITY_OBJECTS]);
+    if (!n) return;
+    const name = kubeName(n, 'name', p, issues, 'a Kubernetes namespace name');
+    if (name && namespaces.some((x) => x.name === name)) issues.push({ path: join(p, 'name'), message: `namespace ${name} is listed twice` });
+    const names = (k: (typeof PARITY_OBJECTS)[number]) => n[k] === undefined ? [] : (list(n[k], join(p, k), issues) ?? [])
+      .map((x, j) => str(x, join(join(p, k), j), issues, { pattern: K8S_NAME, what: 'a Kubernetes object name' })).filter((x): x is string => x !== undefined);
+    const entry = { deployments: names('deployments'), configMaps: names('configMaps'), secrets: names('secrets'), services: names('services'), ingresses: names('ingresses'), persistentVolumeClaims: names('persistentVolumeClaims') };
+    if (PARITY_OBJECTS.every((k) => n[k] === undefined || (Array.isArray(n[k]) && n[k].length === 0))) issues.push({ path: p, message: `names nothing to compare: list at least one of ${PARITY_OBJECTS.join(', ')}` });
+    if (name) namespaces.push({ name, ...entry });
+  });
+  (clusters ?? []).forEach((c, i) => {
+    if (!c.kubernetes) issues.push({ path: `clusters[${i}].kubernetes`, message: 'is required: parity compares the clusters through their Kubernetes API' });
+  });
+  if (interval === undefined || timeout === undefined || blocking.length !== blockingItems.length || namespaces.length !== nsItems.length) return undefined;
+  return { interval, timeout, blocking, namespaces };
 }
 
 function readHealthyWhen(v: unknown, path: string, probeCount: number, issues: Issues): HealthyWhen | undefined {
@@ -247,9 +309,11 @@ function readHealth(v: unknown, issues: Issues): HealthConfig | undefined {
 }
 
 function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): FailoverConfig | undefined {
-  const r = mapping(v, 'failover', issues, ['automatic', 'cooldown', 'steps']);
+  const r = mapping(v, 'failover', issues, ['automatic', 'cooldown', 'prechecks', 'steps']);
   if (!r) return undefined;
   const automatic = r.automatic === undefined ? true : bool(r.automatic, 'failover.automatic', issues);
+  const precheckItems = r.prechecks === undefined ? [] : list(r.prechecks, 'failover.prechecks', issues) ?? [];
+  const prechecks = [...new Set(precheckItems.map((x, i) => oneOf(x, join('failover.prechecks', i), issues, ['parity'] as const)).filter((x): x is 'parity' => x !== undefined))];
   const cooldown = r.cooldown === undefined ? 300_000 : duration(r.cooldown, 'failover.cooldown', issues, 0, DAY);
   const items = r.steps === undefined ? ['switch-traffic'] : list(r.steps, 'failover.steps', issues, 1) ?? [];
   const steps = items.map((s, i) => readStep(s, join('failover.steps', i), issues)).filter((s): s is StepConfig => s !== undefined);
@@ -260,18 +324,26 @@ function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues:
     steps.forEach((s, i) => {
       if (seen.has(s.name)) issues.push({ path: join(join('failover.steps', i), 'name'), message: `step name ${s.name} is used twice; set a distinct name` });
       seen.add(s.name);
+      if ((s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && clusters) {
+        for (const k of Object.keys(s.clusters)) {
+          if (!clusters.some((c) => c.name === k)) issues.push({ path: join(join(join(join('failover.steps', i), s.type), 'clusters'), k), message: `no cluster named ${k} (clusters: ${clusters.map((c) => c.name).join(', ')})` });
+        }
+      }
       for (const c of clusters ?? []) {
         if ((s.type === 'postgres-promote' || s.type === 'postgres-fence') && !c.database) {
           issues.push({ path: `clusters[${clusters!.indexOf(c)}].database`, message: `is required: step ${s.name} (${s.type}) acts on every cluster's database` });
         }
-        if (s.type === 'kubernetes-scale' && !c.kubernetes) {
-          issues.push({ path: `clusters[${clusters!.indexOf(c)}].kubernetes`, message: `is required: step ${s.name} (kubernetes-scale) acts on every cluster` });
+        if ((s.type === 'kubernetes-scale' || s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && !c.kubernetes) {
+          issues.push({ path: `clusters[${clusters!.indexOf(c)}].kubernetes`, message: `is required: step ${s.name} (${s.type}) acts on every cluster` });
+        }
+        if ((s.type === 'cnpg-demote' || s.type === 'cnpg-promote') && s.clusters[c.name] === undefined) {
+          issues.push({ path: join(join(join('failover.steps', i), s.type), 'clusters'), message: `names no CloudNativePG Cluster for cluster ${c.name}` });
         }
       }
     });
   }
   if (automatic === undefined || cooldown === undefined || steps.length !== items.length) return undefined;
-  return { automatic, cooldown, steps };
+  return { automatic, cooldown, prechecks, steps };
 }
 
 function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefined {
@@ -299,6 +371,8 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
     'kubernetes-scale': ['namespace', 'deployments', 'hpas', 'replicas', 'wait'],
     'postgres-fence': ['mode', 'terminateSessions'],
     'postgres-promote': ['maxLagBytes', 'maxLagSeconds', 'maxRecordAge'],
+    'cnpg-demote': ['namespace', 'clusters'],
+    'cnpg-promote': ['namespace', 'clusters'],
     exec: ['command', 'env'],
     webhook: ['url', 'secret', 'format', 'routingKey', 'headers'],
   };
@@ -306,10 +380,10 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
   if (!r) return undefined;
   const notify = type === 'webhook' || type === 'exec';
   const name = r.name === undefined ? type : str(r.name, join(p, 'name'), issues, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a lower-case name (a-z, 0-9, -)' });
-  const timeout = r.timeout === undefined ? (type === 'kubernetes-scale' ? 120_000 : 30_000) : duration(r.timeout, join(p, 'timeout'), issues, 10, DAY);
+  const timeout = r.timeout === undefined ? (type === 'kubernetes-scale' || type === 'cnpg-promote' ? 120_000 : type === 'cnpg-demote' ? 60_000 : 30_000) : duration(r.timeout, join(p, 'timeout'), issues, 10, DAY);
   const retries = r.retries === undefined ? (type === 'switch-traffic' ? 0 : 2) : int(r.retries, join(p, 'retries'), issues, 0, 100);
   const backoff = r.backoff === undefined ? 1000 : duration(r.backoff, join(p, 'backoff'), issues, 0, 3_600_000);
-  const onFailure = r.onFailure === undefined ? (notify || type === 'postgres-fence' ? 'continue' : 'hold') : oneOf(r.onFailure, join(p, 'onFailure'), issues, ['hold', 'continue'] as const);
+  const onFailure = r.onFailure === undefined ? (notify || type === 'postgres-fence' || type === 'cnpg-demote' ? 'continue' : 'hold') : oneOf(r.onFailure, join(p, 'onFailure'), issues, ['hold', 'continue'] as const);
   if (!name || timeout === undefined || retries === undefined || backoff === undefined || !onFailure) return undefined;
   const common = { name, timeout, retries, backoff, onFailure };
   switch (type) {
@@ -340,6 +414,16 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
       const maxRecordAge = r.maxRecordAge === undefined ? 30_000 : duration(r.maxRecordAge, join(p, 'maxRecordAge'), issues, 100, DAY);
       if (maxLagBytes === null || maxRecordAge === undefined) return undefined;
       return { ...common, type, maxLagBytes, maxLagSeconds, maxRecordAge };
+    }
+    case 'cnpg-demote':
+    case 'cnpg-promote': {
+      const namespace = kubeName(r, 'namespace', p, issues, 'a Kubernetes namespace name');
+      const cp = join(p, 'clusters');
+      const map = stringMap(required(r, 'clusters', p, issues) ?? {}, cp, issues);
+      const names = map && Object.entries(map).map(([k, n]) => [k, str(n, join(cp, k), issues, { pattern: K8S_NAME, what: 'a CloudNativePG Cluster name' })] as const);
+      if (!namespace || !names || names.some(([, n]) => n === undefined)) return undefined;
+      if (new Set(names.map(([, n]) => n)).size !== names.length) issues.push({ path: cp, message: 'each cluster needs its own CloudNativePG Cluster (the names of a replica-cluster pair differ)' });
+      return { ...common, type, namespace, clusters: Object.fromEntries(names) as Record<string, string> };
     }
     case 'exec': {
       const opts = readExecOptions(r, p, issues);

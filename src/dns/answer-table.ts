@@ -35,6 +35,19 @@ export interface AnswerTableInput {
   zone: ZoneConfig;
   hostnames: readonly string[];
   clusters: readonly ClusterConfig[];
+  /**
+   * The addresses of each cluster in force now, when they come from a source that can change
+   * (a Kubernetes Service or Ingress); a cluster not in the map answers with its configured
+   * `addresses`.
+   */
+  addresses?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Addresses per cluster from a source that can change; a change rebuilds the table as a routing change does. */
+export interface AddressSource {
+  current(): ReadonlyMap<string, readonly string[]>;
+  /** Calls fn after every change of current(); returns an unsubscribe function. */
+  subscribe(fn: () => void): () => void;
 }
 
 const QR = 0x80;
@@ -77,6 +90,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     throw new SwitchyardError('SWY_DNS_ANSWER_TABLE', `cannot build DNS answers: ${outside.join(', ')} not inside zone ${zone.name}`, { hostnames: outside });
   }
 
+  const active = input.addresses?.get(cluster.name) ?? cluster.addresses;
   // Address records per owner: in-zone nameservers (glue), then hostnames (which win on a clash).
   const addresses = new Map<string, { ttl: number; v4: string[]; v6: string[] }>();
   for (const ns of zone.nameservers) {
@@ -86,7 +100,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     addresses.set(ns.name, set);
   }
   for (const h of input.hostnames) {
-    addresses.set(h, { ttl: answerTtl(snapshot.state, zone.ttl), v4: cluster.addresses.filter((a) => isIPv4(a)), v6: cluster.addresses.filter((a) => isIPv6(a)) });
+    addresses.set(h, { ttl: answerTtl(snapshot.state, zone.ttl), v4: active.filter((a) => isIPv4(a)), v6: active.filter((a) => isIPv6(a)) });
   }
 
   const soaFields = {

@@ -7,14 +7,21 @@ import type { ClusterConfig, DnsConfig, ListenAddress, ZoneConfig } from '../con
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
-import { buildAnswerTable, type AnswerTable } from './answer-table.ts';
+import { buildAnswerTable, type AddressSource, type AnswerTable } from './answer-table.ts';
 import { TRANSPORT, createDnsMetrics } from './metrics.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createResponder } from './responder.ts';
 import { serveTcpConnection, type TcpConnection } from './tcp-connection.ts';
 
 export interface DnsServerOptions { zone: ZoneConfig; hostnames: string[]; clusters: ClusterConfig[]; dns: DnsConfig }
-export interface DnsServerDeps { routing: RoutingSource; logger: Logger; registry: Registry; now?: () => number }
+export interface DnsServerDeps {
+  routing: RoutingSource;
+  logger: Logger;
+  registry: Registry;
+  /** Clusters' addresses that can change (from Kubernetes); absent: the configured addresses. */
+  addresses?: AddressSource;
+  now?: () => number;
+}
 
 export interface DnsServer {
   /** Binds UDP and TCP on every dns.listen address; throws SWY_LISTEN_FAILED naming the address. */
@@ -48,12 +55,13 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   const rateLimiter = dns.rateLimit.responsesPerSecond > 0 ? createRateLimiter(dns.rateLimit) : null;
   const metrics = createDnsMetrics(deps.registry, { rateLimitEntries: () => rateLimiter?.size() ?? 0 });
 
-  let table: AnswerTable = buildAnswerTable(options, deps.routing.current());
+  const input = () => (deps.addresses ? { ...options, addresses: deps.addresses.current() } : options);
+  let table: AnswerTable = buildAnswerTable(input(), deps.routing.current());
   metrics.generation(table.generation);
   const onRouting = (snapshot: RoutingSnapshot) => {
     let next: AnswerTable;
     try {
-      next = buildAnswerTable(options, snapshot);
+      next = buildAnswerTable(input(), snapshot);
     } catch (err) {
       logger.error({ err, generation: snapshot.generation, active: snapshot.active }, `DNS answers not updated, still ${table.active} (generation ${table.generation}): ${describeError(err)}`);
       return;
@@ -72,6 +80,13 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   // Per source address, in accept order (the oldest first), with each connection's state.
   const bySource = new Map<string, Map<Socket, TcpConnection>>();
   let unsubscribe: (() => void) | null = null;
+  let unsubscribeAddresses: (() => void) | null = null;
+  const onAddresses = () => {
+    const before = table;
+    onRouting(deps.routing.current());
+    const list = deps.addresses!.current().get(table.active);
+    if (table !== before) logger.info({ active: table.active, addresses: list }, `DNS answers for ${table.active} rebuilt: its addresses changed to ${list?.join(', ') || 'none'}`);
+  };
 
   /** Closes the oldest idle connection of `pool` (RFC 7766 §6.2.3, as Knot does); false when none is idle. */
   const closeOldestIdle = (pool: Iterable<[Socket, TcpConnection]>): boolean => {
@@ -179,6 +194,8 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   const closeAll = async () => {
     unsubscribe?.();
     unsubscribe = null;
+    unsubscribeAddresses?.();
+    unsubscribeAddresses = null;
     for (const s of udpSockets.splice(0)) s.close();
     const closed = tcpServers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const c of connections) c.end();
@@ -202,6 +219,10 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
       // Catch up with any change made since the table was built, then follow every change.
       if (deps.routing.current().generation !== table.generation) onRouting(deps.routing.current());
       unsubscribe = deps.routing.subscribe(onRouting);
+      if (deps.addresses) {
+        onRouting(deps.routing.current());
+        unsubscribeAddresses = deps.addresses.subscribe(onAddresses);
+      }
       const bound = udpSockets.map((s) => { const a = s.address(); return show({ host: a.address, port: a.port, family: a.family === 'IPv6' ? 6 : 4 }); });
       logger.info({ listen: bound, active: table.active, generation: table.generation, rateLimit: dns.rateLimit.responsesPerSecond },
         `DNS serving ${options.zone.name} on ${bound.join(', ')} (udp+tcp), answers from ${table.active}`);

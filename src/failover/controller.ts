@@ -10,7 +10,7 @@ import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition
 import { decide, isStickyHold, restingState } from './policy.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
-import type { Step, StepContext, StepOutcome } from './step.ts';
+import type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
 import type { Notifier } from './notifier.ts';
 import { createRefencer } from './refence.ts';
 
@@ -35,6 +35,8 @@ export interface FailoverDeps {
   health: HealthSource;
   /** Builds the step for every type but switch-traffic, which is built in. */
   createStep: (config: Exclude<StepConfig, { type: 'switch-traffic' }>) => Step;
+  /** failover.prechecks (parity), run beside the steps' prechecks. */
+  prechecks?: readonly MovePrecheck[];
   logger: Logger;
   registry: Registry;
   /** The notify list: told about holds, completed moves, an old primary left unfenced and fenced later; never blocks. */
@@ -153,6 +155,14 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
         }
         failures.push(`${step.config.name}: ${describeError(err)}`);
         precheckFailures.labels(step.config.name).inc();
+      }
+    }
+    for (const p of deps.prechecks ?? []) {
+      try {
+        await runWithTimeout((signal) => p.check({ kind: t.kind, from: t.from, to: t.to }, signal), p.timeout, shutdown.signal, p.name);
+      } catch (err) {
+        failures.push(`${p.name}: ${describeError(err)}`);
+        precheckFailures.labels(p.name).inc();
       }
     }
     return { failures, entries };

@@ -1,7 +1,7 @@
 export { createFailoverController, type FailoverController, type FailoverDeps, type MoveRequest, type MoveResult } from './controller.ts';
 export { decide, isStickyHold, restingState, type Decision, type PolicyInput } from './policy.ts';
 export { createStep, type StepDeps } from './steps/index.ts';
-export type { Step, StepContext, StepOutcome } from './step.ts';
+export type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
 export { createNotifier, type NotifyService, type NotifyDeps } from './notify.ts';
 export { createDatabaseObserver, type DatabaseObserver } from './database-observer.ts';

@@ -39,3 +39,13 @@ export interface Step {
   run(ctx: StepContext): Promise<StepOutcome | void>;
   close?(): Promise<void>;
 }
+
+/**
+ * A precheck of the move as a whole, not of a step (failover.prechecks: parity). It runs with the
+ * step prechecks, before anything moves; a throw blocks the move (--force overrides, as for steps).
+ */
+export interface MovePrecheck {
+  readonly name: string;
+  readonly timeout: number;
+  check(move: { kind: TransitionKind; from: string; to: string }, signal: AbortSignal): Promise<void>;
+}

@@ -12,9 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { applyPatch, PatchError, type Json } from './fake-kube-patch.ts';
 import { freePort } from './ports.ts';
 
-type Obj = { [key: string]: Json };
 export type ReadyState = boolean | 'hang' | 'close';
-export type Verb = 'get' | 'list' | 'create' | 'update' | 'patch';
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch';
 export interface FakeRequest { method: string; path: string; contentType: string | undefined }
 
 export interface FakeKubeApiOptions {
@@ -32,7 +31,11 @@ export interface DeploymentSetup {
   availableReplicas?: number;
   /** The simulated controller never makes more than this many replicas available (pods stuck Pending). */
   maxAvailable?: number;
+  /** The pod template's spec; default one container `app` with image registry.example/app:1. */
+  podSpec?: Obj;
 }
+
+export interface CnpgSetup { primary: string; source: string; systemID: string; timelineID?: number; lsn?: number; instances?: number }
 
 export interface HpaSetup { minReplicas: number; maxReplicas: number; target?: string }
 
@@ -72,10 +75,39 @@ export interface FakeKubeApi {
   /** RBAC: `verb` on `resource` (e.g. 'patch', 'deployments/scale') is answered 403 Forbidden. */
   forbid(verb: Verb, resource: string): void;
   /** A simulated concurrent writer bumps the object's resourceVersion just before each of its next `count` writes. */
-  raceNextWrites(ns: string, resource: 'deployments' | 'horizontalpodautoscalers' | 'leases', name: string, count: number): void;
+  raceNextWrites(ns: string, resource: 'deployments' | 'horizontalpodautoscalers' | 'leases' | 'clusters', name: string, count: number): void;
   requests(): FakeRequest[];
   /** TCP connections accepted so far. */
   connections(): number;
+  /**
+   * Stores any object of a generic resource (Services, ConfigMaps, Secrets, PVCs, Ingresses,
+   * CloudNativePG Clusters) as given, with new metadata (uid, resourceVersion) and the watch
+   * event a real API server would send. Returns the stored object.
+   */
+  put(resource: GenericResource, ns: string, name: string, object: Obj): Obj;
+  /** Changes a stored object (a status update by a controller, or an edit by a person): fn edits a copy, which is stored. */
+  edit(resource: GenericResource, ns: string, name: string, fn: (o: Obj) => void): Obj;
+  /** Deletes a stored generic object (a DELETED watch event). */
+  remove(resource: GenericResource, ns: string, name: string): void;
+  get(resource: GenericResource, ns: string, name: string): Obj | undefined;
+  /** Closes every open watch stream (the API server restarted, a proxy in between timed out). */
+  breakWatches(): void;
+  /** Open watch streams. */
+  watches(): number;
+  /** The next `count` requests whose method and path match answer `status` with a Status object (or hang until close with 'hang'). */
+  failNext(method: string, pathPrefix: string, status: number | 'hang', count?: number): void;
+  /** Sets the Deployment's container image (spec.template), as a rollout of a new version would. */
+  setImage(ns: string, name: string, image: string): void;
+  /**
+   * A CloudNativePG Cluster of a replica-cluster pair (distributed topology, 1.24+): `self` is its
+   * own name, `primary` the name of the pair's primary, `source` the externalCluster it replicates
+   * from. A simulated operator moves its status (see test/support/README.md).
+   */
+  setCnpgCluster(ns: string, name: string, setup: CnpgSetup): void;
+  /** How many times the simulated operator promoted this Cluster. */
+  cnpgPromotions(ns: string, name: string): number;
+  /** The WAL position the simulated Cluster has written (primary) or replayed (replica). */
+  setCnpgLsn(ns: string, name: string, lsn: number): void;
   close(): Promise<void>;
 }
 
@@ -83,10 +115,20 @@ const USER = 'system:serviceaccount:switchyard:switchyard';
 const MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 const MAX_BODY = 1 << 20;
 
-interface ResourceDef { group: string; version: string; plural: string; kind: string; item: Verb[]; collection: Verb[]; scale: Verb[] }
+export type GenericResource = 'services' | 'configmaps' | 'secrets' | 'persistentvolumeclaims' | 'ingresses' | 'clusters';
+export type Obj = { [key: string]: Json };
+
+interface ResourceDef { group: string; version: string; plural: string; kind: string; item: Verb[]; collection: Verb[]; scale: Verb[]; generic?: boolean }
+const GENERIC_VERBS = { item: ['get', 'update', 'patch'] as Verb[], collection: ['list', 'watch'] as Verb[], scale: [] as Verb[], generic: true };
 const RESOURCES: ResourceDef[] = [
-  { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', item: ['get'], collection: [], scale: ['get', 'update', 'patch'] },
-  { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', item: ['get', 'update', 'patch'], collection: [], scale: [] },
+  { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', item: ['get'], collection: ['list'], scale: ['get', 'update', 'patch'] },
+  { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', item: ['get', 'update', 'patch'], collection: ['list'], scale: [] },
+  { group: '', version: 'v1', plural: 'services', kind: 'Service', ...GENERIC_VERBS },
+  { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', ...GENERIC_VERBS },
+  { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', ...GENERIC_VERBS },
+  { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', ...GENERIC_VERBS },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', ...GENERIC_VERBS },
+  { group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', kind: 'Cluster', ...GENERIC_VERBS },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', item: [], collection: ['list'], scale: [] },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', item: ['get', 'update'], collection: ['create'], scale: [] },
 ];
@@ -173,7 +215,96 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     if (prev && JSON.stringify(prev) === JSON.stringify(o)) return structuredClone(prev);
     meta(o).resourceVersion = String(++revision);
     store.set(k, structuredClone(o));
+    emit(k, prev ? 'MODIFIED' : 'ADDED', o);
+    onWrite(k);
     return o;
+  }
+
+  // --- watches: every change is an event in one history (like etcd's), streamed to the open watches ---
+  interface WatchEvent { plural: string; ns: string; type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: Obj; rv: number }
+  interface Watcher { plural: string; ns: string; res: ServerResponse }
+  const history: WatchEvent[] = [];
+  const watchers = new Set<Watcher>();
+  const writeEvent = (w: Watcher, e: WatchEvent) => { w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`); };
+  function emit(k: string, type: WatchEvent['type'], o: Obj): void {
+    const [plural, ns] = k.split('/');
+    const e: WatchEvent = { plural, ns, type, object: structuredClone(o), rv: revision };
+    history.push(e);
+    for (const w of watchers) if (w.plural === plural && w.ns === ns) writeEvent(w, e);
+  }
+  function removeObject(k: string): void {
+    const o = store.get(k);
+    if (!o) return;
+    store.delete(k);
+    meta(o).resourceVersion = String(++revision);
+    emit(k, 'DELETED', o);
+  }
+
+  // --- simulated controllers of generic resources, keyed by plural (CloudNativePG's is added below) ---
+  const writeHooks = new Map<string, (k: string) => void>();
+  function onWrite(k: string): void {
+    writeHooks.get(k.slice(0, k.indexOf('/')))?.(k);
+  }
+
+  // --- a simulated CloudNativePG operator (replica clusters, distributed topology) ---
+  // Demotion: spec.replica.primary set to another Cluster on a primary → after the delay it is a
+  // replica and status.demotionToken holds {systemID, timelineID, lsn}. Promotion: spec.replica.primary
+  // set to itself on a replica → with a promotionToken it waits for the token's LSN to be replayed
+  // (the token must carry its own systemID, else phase says why and nothing happens); without one
+  // it promotes at once (failover with the source lost). A promotion starts a new timeline.
+  const cnpgLsn = new Map<string, number>();
+  const cnpgPromoted = new Map<string, number>();
+  const cnpgRole = new Map<string, 'primary' | 'replica'>();
+  const tokenOf = (o: Obj): string => Buffer.from(JSON.stringify({ systemID: (o.status as Obj).systemID, timelineID: (o.status as Obj).timelineID, lsn: cnpgLsn.get(key('clusters', meta(o).namespace as string, meta(o).name as string)) ?? 0 })).toString('base64');
+  function cnpgReconcile(k: string): void {
+    later(`cnpg:${k}`, () => {
+      const o = read(k);
+      if (!o) return;
+      const replica = ((o.spec as Obj).replica ?? {}) as Obj;
+      const status = (o.status ?? {}) as Obj;
+      const self = replica.self as string;
+      const role = cnpgRole.get(k) ?? 'replica';
+      if (role === 'primary' && replica.primary !== self) {
+        cnpgRole.set(k, 'replica');
+        o.status = { ...status, phase: 'Cluster in healthy state', demotionToken: tokenOf(o) };
+        commit(k, o);
+        return;
+      }
+      if (role === 'replica' && replica.primary === self) {
+        const token = typeof replica.promotionToken === 'string' ? replica.promotionToken : undefined;
+        if (token !== undefined) {
+          let t: Obj;
+          try { t = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as Obj; } catch { t = {}; }
+          if (t.systemID !== status.systemID) {
+            o.status = { ...status, phase: 'Cannot promote: the promotion token is for another system' };
+            commit(k, o);
+            return;
+          }
+          if ((cnpgLsn.get(k) ?? 0) < (t.lsn as number)) {
+            o.status = { ...status, phase: 'Waiting for the promotion token LSN to be replayed' };
+            commit(k, o);
+            cnpgReconcile(k);
+            return;
+          }
+        }
+        cnpgRole.set(k, 'primary');
+        cnpgPromoted.set(k, (cnpgPromoted.get(k) ?? 0) + 1);
+        const next: Obj = { ...status, phase: 'Cluster in healthy state', timelineID: (status.timelineID as number) + 1, currentPrimary: `${meta(o).name as string}-1` };
+        delete next.demotionToken;
+        o.status = next;
+        commit(k, o);
+      }
+    });
+  }
+  writeHooks.set('clusters', cnpgReconcile);
+
+  // --- injected failures ---
+  const failures: Array<{ method: string; prefix: string; status: number | 'hang'; count: number }> = [];
+  function injected(method: string, path: string): number | 'hang' | undefined {
+    const f = failures.find((x) => x.count > 0 && x.method === method && path.startsWith(x.prefix));
+    if (!f) return undefined;
+    f.count--;
+    return f.status;
   }
 
   function later(timerKey: string, fn: () => void): void {
@@ -435,6 +566,60 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     return [200, commit(k, next)];
   }
 
+  function listOf(r: ResourceDef, ns: string, selector: string | null): Obj {
+    const matches = parseSelector(selector);
+    const items = [...store.entries()]
+      .filter(([k, o]) => k.startsWith(`${r.plural}/${ns}/`) && matches(isObj(meta(o).labels) ? meta(o).labels as Obj : {}))
+      .map(([, o]) => structuredClone(o));
+    return { kind: `${r.kind}List`, apiVersion: r.group === '' ? r.version : `${r.group}/${r.version}`, metadata: { resourceVersion: String(revision) }, items };
+  }
+
+  /** A watch: the events after `resourceVersion` (410 Gone when none is given or it is in the future), then every new one, until the client or breakWatches() ends it. */
+  function startWatch(r: ResourceDef, ns: string, from: string | null, res: ServerResponse): void {
+    const rv = from === null || from === '' ? NaN : Number(from);
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const w: Watcher = { plural: r.plural, ns, res };
+    if (!Number.isInteger(rv) || rv > revision) {
+      res.end(`${JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', `too old resource version: ${from ?? ''}`) })}\n`);
+      return;
+    }
+    for (const e of history) if (e.rv > rv && e.plural === r.plural && e.ns === ns) writeEvent(w, e);
+    watchers.add(w);
+    res.on('close', () => watchers.delete(w));
+  }
+
+  function handleGeneric(r: ResourceDef, verb: Verb, ns: string, name: string, contentType: string | undefined, body: Json | undefined): [number, Obj] {
+    const k = key(r.plural, ns, name);
+    if (verb === 'get') {
+      const o = read(k);
+      if (!o) throw notFound(r, name);
+      return [200, o];
+    }
+    race(k);
+    const current = read(k);
+    if (!current) throw notFound(r, name);
+    let wanted: Obj;
+    if (verb === 'update') {
+      if (!isObj(body)) throw new HttpStatus(400, 'BadRequest', `the body must be a ${r.kind} object`);
+      wanted = body;
+      checkName(name, wanted);
+      checkVersion(r, name, current, wanted, false);
+    } else {
+      const patched = applyPatch(contentType, current, body ?? null);
+      if (!isObj(patched)) throw new HttpStatus(422, 'Invalid', 'the patched object is not an object');
+      wanted = patched;
+      checkName(name, wanted);
+      if (meta(wanted).resourceVersion !== meta(current).resourceVersion) checkVersion(r, name, current, wanted, true);
+    }
+    const m = meta(current);
+    // The main resource keeps its status: only a controller (edit()) changes it, as with a status subresource.
+    const next: Obj = { ...wanted, metadata: { ...meta(wanted), name: m.name, namespace: m.namespace, uid: m.uid, creationTimestamp: m.creationTimestamp, resourceVersion: m.resourceVersion } };
+    if (current.status !== undefined) next.status = current.status;
+    else delete next.status;
+    if (JSON.stringify(next.spec) !== JSON.stringify(current.spec) && typeof m.generation === 'number') meta(next).generation = m.generation + 1;
+    return [200, commit(k, next)];
+  }
+
   // --- HTTP plumbing ---
 
   function send(res: ServerResponse, code: number, body: Obj): void {
@@ -481,16 +666,19 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       res.end(text);
       return;
     }
-    const m = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path);
-    const r = m && RESOURCES.find((d) => d.group === m[1] && d.version === m[2] && d.plural === m[4]);
-    if (!m || !r || (m[6] !== undefined && m[6] !== 'scale')) {
+    const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path);
+    const group = m ? (m[2] ?? '') : '';
+    const version = m ? (m[1] ?? m[3]) : '';
+    const r = m && RESOURCES.find((d) => d.group === group && d.version === version && d.plural === m[5]);
+    if (!m || !r || (m[7] !== undefined && m[7] !== 'scale')) {
       throw new HttpStatus(404, 'NotFound', 'the server could not find the requested resource', {});
     }
-    const ns = decodeURIComponent(m[3]);
-    const name = m[5] === undefined ? undefined : decodeURIComponent(m[5]);
-    const sub = m[6];
+    const ns = decodeURIComponent(m[4]);
+    const name = m[6] === undefined ? undefined : decodeURIComponent(m[6]);
+    const sub = m[7];
+    const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb: Verb | undefined = name === undefined
-      ? (req.method === 'GET' ? 'list' : req.method === 'POST' ? 'create' : undefined)
+      ? (req.method === 'GET' ? (watching ? 'watch' : 'list') : req.method === 'POST' ? 'create' : undefined)
       : (req.method === 'GET' ? 'get' : req.method === 'PUT' ? 'update' : req.method === 'PATCH' ? 'patch' : undefined);
     const allowed = name === undefined ? r.collection : sub === 'scale' ? r.scale : r.item;
     if (!verb || !allowed.includes(verb)) {
@@ -507,7 +695,19 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     }
     const body = req.method === 'GET' ? undefined : await readBody(req);
     const contentType = req.headers['content-type'];
+    if (verb === 'watch') {
+      startWatch(r, ns, url.searchParams.get('resourceVersion'), res);
+      return;
+    }
     let result: [number, Obj];
+    if (verb === 'list' && r.plural !== 'endpointslices') {
+      send(res, 200, listOf(r, ns, url.searchParams.get('labelSelector')));
+      return;
+    }
+    if (r.generic) {
+      send(res, ...handleGeneric(r, verb, ns, name!, contentType, body));
+      return;
+    }
     switch (r.plural) {
       case 'deployments':
         result = handleDeployment(r, verb, ns, name!, sub, contentType, body, dryRun);
@@ -532,9 +732,15 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       req.socket.destroy();
       return;
     }
-    if (ready === 'hang') {
+    const failure = injected(req.method ?? '', url.pathname);
+    if (ready === 'hang' || failure === 'hang') {
       hung.add(res);
       res.on('close', () => hung.delete(res));
+      return;
+    }
+    if (failure !== undefined) {
+      const reason = failure === 401 ? 'Unauthorized' : failure === 403 ? 'Forbidden' : failure === 404 ? 'NotFound' : failure === 409 ? 'Conflict' : failure === 410 ? 'Expired' : 'InternalError';
+      send(res, failure, statusBody(failure, reason, `injected failure: ${reason}`));
       return;
     }
     route(req, res, url).catch((err: unknown) => {
@@ -589,7 +795,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
         apiVersion: 'apps/v1', kind: 'Deployment', metadata: newMeta(ns, name, labels),
         spec: {
           replicas: setup.replicas, selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
+          template: { metadata: { labels }, spec: setup.podSpec ?? { containers: [{ name: 'app', image: 'registry.example/app:1' }] } },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } },
         },
         status: {},
@@ -664,12 +870,77 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     connections() {
       return accepted;
     },
+    put(resource, ns, name, object) {
+      const r = RESOURCES.find((d) => d.plural === resource)!;
+      const k = key(resource, ns, name);
+      const prev = store.get(k);
+      const o: Obj = { apiVersion: r.group === '' ? r.version : `${r.group}/${r.version}`, kind: r.kind, ...structuredClone(object) };
+      o.metadata = { ...meta(o), ...(prev ? { ...meta(prev), generation: ((meta(prev).generation as number | undefined) ?? 1) + 1 } : newMeta(ns, name, isObj(meta(o).labels) ? meta(o).labels as Obj : undefined)) };
+      return structuredClone(commit(k, o));
+    },
+    edit(resource, ns, name, fn) {
+      const k = key(resource, ns, name);
+      const o = read(k);
+      if (!o) throw new Error(`fake: no ${resource} ${ns}/${name}`);
+      fn(o);
+      return structuredClone(commit(k, o));
+    },
+    remove(resource, ns, name) {
+      removeObject(key(resource, ns, name));
+    },
+    get(resource, ns, name) {
+      return read(key(resource, ns, name));
+    },
+    breakWatches() {
+      for (const w of watchers) w.res.destroy();
+      watchers.clear();
+    },
+    watches() {
+      return watchers.size;
+    },
+    failNext(method, pathPrefix, status, count = 1) {
+      failures.push({ method, prefix: pathPrefix, status, count });
+    },
+    setCnpgCluster(ns, name, setup) {
+      const k = key('clusters', ns, name);
+      cnpgRole.set(k, setup.primary === name ? 'primary' : 'replica');
+      cnpgLsn.set(k, setup.lsn ?? 0);
+      const prev = store.get(k);
+      const o: Obj = {
+        apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: prev ? meta(structuredClone(prev)) : newMeta(ns, name),
+        spec: {
+          instances: setup.instances ?? 3,
+          externalClusters: [{ name: setup.source, connectionParameters: { host: `${setup.source}-rw.${ns}.svc`, dbname: 'postgres' } }],
+          replica: { self: name, primary: setup.primary, source: setup.source },
+        },
+        status: { phase: 'Cluster in healthy state', systemID: setup.systemID, timelineID: setup.timelineID ?? 1, currentPrimary: `${name}-1`, instances: setup.instances ?? 3, readyInstances: setup.instances ?? 3 },
+      };
+      commit(k, o);
+    },
+    cnpgPromotions(ns, name) {
+      return cnpgPromoted.get(key('clusters', ns, name)) ?? 0;
+    },
+    setCnpgLsn(ns, name, lsn) {
+      const k = key('clusters', ns, name);
+      cnpgLsn.set(k, lsn);
+      if (store.has(k)) cnpgReconcile(k);
+    },
+    setImage(ns, name, image) {
+      const k = key('deployments', ns, name);
+      const d = read(k);
+      if (!d) throw new Error(`fake: no deployment ${ns}/${name}`);
+      const pod = ((d.spec as Obj).template as Obj).spec as Obj;
+      (pod.containers as Obj[])[0].image = image;
+      meta(d).generation = (meta(d).generation as number) + 1;
+      commit(k, d);
+    },
     async close() {
       if (closed) return;
       closed = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
       for (const res of hung) res.destroy();
+      for (const w of watchers) w.res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });

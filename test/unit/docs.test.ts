@@ -153,7 +153,7 @@ test('the full annotated example in docs/configuration.md validates and sets eve
 test('the step defaults table in docs/configuration.md is what the validator applies', () => {
   const rows = [...configDoc.matchAll(/^\| `([a-z-]+)` \| `([^`]+)` \| `(\d+)` \| `([^`]+)` \| `(hold|continue)` \|$/gm)];
   const table = new Map(rows.map((r) => [r[1], { timeout: parseDuration(r[2]), retries: Number(r[3]), backoff: parseDuration(r[4]), onFailure: r[5] }]));
-  assert.equal(table.size, 6, `expected a defaults row for each of the 6 step types, found ${[...table.keys()].join(', ')}`);
+  assert.equal(table.size, 8, `expected a defaults row for each of the 8 step types, found ${[...table.keys()].join(', ')}`);
   const config = validates(`
 zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 192.0.2.53 }] }
 hostnames: [app.example.com]
@@ -166,6 +166,8 @@ failover:
     - switch-traffic
     - postgres-fence
     - postgres-promote
+    - cnpg-demote: { namespace: db, clusters: { east: pg-east, west: pg-west } }
+    - cnpg-promote: { namespace: db, clusters: { east: pg-east, west: pg-west } }
     - exec: { command: [/bin/true] }
     - webhook: { url: "https://hooks.example.com/x" }
 `, 'the step defaults probe config', {});

@@ -5,6 +5,7 @@
 // it fails at startup rather than in the middle of a failover.
 import type { StepConfig } from '../../config/index.ts';
 import type { Step } from '../step.ts';
+import { createCnpgStep } from './cnpg.ts';
 import { createExecStep, type ExecDeps } from './exec.ts';
 import { createKubernetesScaleStep, type KubernetesScaleDeps } from './kubernetes-scale.ts';
 import { createPostgresFenceStep } from './postgres-fence.ts';
@@ -24,6 +25,10 @@ export function createStep(config: HookStepConfig, deps: StepDeps): Step {
     case 'kubernetes-scale':
       if (!deps.kubernetes) throw new Error(`step ${config.name} (kubernetes-scale) needs deps.kubernetes: pass the kubernetes clients to createStep`);
       return createKubernetesScaleStep(config, deps.kubernetes);
+    case 'cnpg-demote':
+    case 'cnpg-promote':
+      if (!deps.kubernetes) throw new Error(`step ${config.name} (${config.type}) needs deps.kubernetes: pass the kubernetes clients to createStep`);
+      return createCnpgStep(config, deps.kubernetes);
     default: throw new Error(`no step implementation for type ${(config as StepConfig).type} (switch-traffic is built into the controller)`);
   }
 }

@@ -1,0 +1,184 @@
+// Parity between the clusters against two fake API servers (test/support/README.md says what the
+// fake covers): `switchyard check` reports drift in an image, a ConfigMap and missing capacity and
+// exits 3; the `parity` precheck holds an automatic failover in `serve` (and --force moves anyway);
+// API errors (401, 403, 404, timeouts) give clear codes and change nothing.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api.ts';
+import { BIN, NODE, startSwitchyard } from '../support/switchyard-process.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+const SECRET_VALUE = 'hunter2-very-secret';
+
+function populate(api: FakeKubeApi, opts: { image?: string; config?: string; maxReplicas?: number } = {}): void {
+  api.setDeployment('app', 'web', {
+    replicas: 3,
+    podSpec: {
+      containers: [{ name: 'app', image: opts.image ?? 'registry.example/app:1.4@sha256:aaaa', envFrom: [{ secretRef: { name: 'web-secret' } }] }],
+      volumes: [{ name: 'config', configMap: { name: 'web-config' } }, { name: 'data', persistentVolumeClaim: { claimName: 'web-data' } }],
+    },
+  });
+  api.setImage('app', 'web', opts.image ?? 'registry.example/app:1.4@sha256:aaaa');
+  api.setHpa('app', 'web', { minReplicas: 3, maxReplicas: opts.maxReplicas ?? 10 });
+  api.put('configmaps', 'app', 'web-config', { data: { 'app.yaml': opts.config ?? 'feature: on\n' } });
+  api.put('secrets', 'app', 'web-secret', { type: 'Opaque', data: { password: Buffer.from(SECRET_VALUE).toString('base64') } });
+  api.put('persistentvolumeclaims', 'app', 'web-data', { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+  api.put('services', 'app', 'web', { spec: { ports: [{ port: 80 }] } });
+}
+
+function configText(east: FakeKubeApi, west: FakeKubeApi, opts: { eastKubeconfig?: string; extra?: string } = {}): string {
+  return `
+zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
+hostnames: [app.example.com]
+clusters:
+  - name: east
+    addresses: [127.0.0.2]
+    kubernetes: { kubeconfig: "${opts.eastKubeconfig ?? east.kubeconfigPath('east')}", context: east }
+    probes: [{ kubernetes: { readyz: true } }]
+  - name: west
+    addresses: [127.0.0.3]
+    kubernetes: { kubeconfig: "${west.kubeconfigPath('west')}", context: west }
+    probes: [{ kubernetes: { readyz: true } }]
+parity:
+  interval: 1s
+  timeout: 2s
+  namespaces:
+    - { name: app, deployments: [web], services: [web] }
+dns: { listen: ["127.0.0.1:\${DNS_PORT}"] }
+admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
+${opts.extra ?? ''}`;
+}
+
+interface CheckResult { code: number | null; stdout: string; stderr: string }
+function runCheck(config: string, json = true): Promise<CheckResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-check-'));
+  const file = join(dir, 'switchyard.yaml');
+  writeFileSync(file, config.replaceAll('${DNS_PORT}', '53').replaceAll('${ADMIN_PORT}', '9090'));
+  return new Promise((resolve) => {
+    const child = execFile(NODE, [BIN, 'check', '--config', file, ...(json ? ['--json'] : [])], { timeout: 30_000, env: { PATH: process.env.PATH ?? '' } }, (_err, stdout, stderr) => {
+      resolve({ code: child.exitCode, stdout, stderr });
+    });
+  });
+}
+
+interface Report { blocking: boolean; reports: Array<{ differences: Array<{ kind: string; object: string; values: Record<string, string>; blocking: boolean; short?: string }> }> }
+
+async function pair(): Promise<[FakeKubeApi, FakeKubeApi]> {
+  const east = await startFakeKubeApi();
+  const west = await startFakeKubeApi();
+  cleanups.push(() => east.close(), () => west.close());
+  return [east, west];
+}
+
+test('switchyard check: identical clusters exit 0; drift in an image, a ConfigMap and capacity is reported and exits 3; values never shown', { timeout: 60_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east);
+  populate(west, { image: 'registry.example/app:1.4-rebuilt@sha256:aaaa' });   // same digest, other tag: no difference
+  const same = await runCheck(configText(east, west));
+  assert.equal(same.code, 0, same.stderr + same.stdout);
+  assert.deepEqual((JSON.parse(same.stdout) as Report).reports[0].differences, []);
+
+  populate(west, { image: 'registry.example/app:1.5@sha256:bbbb', config: 'feature: off\n', maxReplicas: 4 });
+  west.remove('services', 'app', 'web');
+  const drift = await runCheck(configText(east, west));
+  assert.equal(drift.code, 3, drift.stderr + drift.stdout);
+  const report = JSON.parse(drift.stdout) as Report;
+  assert.equal(report.blocking, true);
+  const found = report.reports[0].differences.map((d) => `${d.kind} ${d.object}`).sort();
+  assert.deepEqual(found, [
+    'capacity deployment app/web',
+    'configmap configmap app/web-config',
+    'image deployment app/web container app',
+    'missing service app/web',
+  ]);
+  const capacity = report.reports[0].differences.find((d) => d.kind === 'capacity')!;
+  assert.equal(capacity.short, 'west');
+  assert.deepEqual(capacity.values, { east: '10 (hpa web maxReplicas)', west: '4 (hpa web maxReplicas)' });
+  assert.ok(!drift.stdout.includes('feature:') && !drift.stdout.includes(SECRET_VALUE), 'no ConfigMap or Secret value is printed');
+
+  // The secret changes too: reported by hash only, in the table form as well.
+  west.put('secrets', 'app', 'web-secret', { type: 'Opaque', data: { password: Buffer.from(`${SECRET_VALUE}!`).toString('base64') } });
+  const table = await runCheck(configText(east, west), false);
+  assert.equal(table.code, 3);
+  assert.match(table.stdout, /secret\s+secret app\/web-secret\s+content hmac:[0-9a-f]{16}\s+content hmac:[0-9a-f]{16}\s+yes/);
+  assert.match(table.stdout, /image\s+deployment app\/web container app\s+registry\.example\/app:1\.4@sha256:aaaa\s+registry\.example\/app:1\.5@sha256:bbbb\s+yes/);
+  assert.ok(!table.stdout.includes(SECRET_VALUE) && !table.stdout.includes(Buffer.from(SECRET_VALUE).toString('base64')));
+  // Only reads were sent.
+  for (const api of [east, west]) assert.deepEqual([...new Set(api.requests().filter((r) => r.path.startsWith('/api')).map((r) => r.method))], ['GET']);
+});
+
+test('switchyard check: API errors give clear codes, exit 1, and change nothing', { timeout: 90_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east);
+  populate(west);
+  const writes = () => [east, west].flatMap((a) => a.requests()).filter((r) => r.method !== 'GET').length;
+
+  const bad = await startFakeKubeApi({ token: 'right' });
+  cleanups.push(() => bad.close());
+  populate(bad);
+  const unauthorized = await runCheck(configText(east, west, { eastKubeconfig: bad.kubeconfigPath('east', { token: 'wrong' }) }));
+  assert.equal(unauthorized.code, 1, unauthorized.stdout);
+  assert.match(JSON.parse(unauthorized.stdout).error.code, /^SWY_PARITY_UNKNOWN$/);
+  assert.match(unauthorized.stderr, /SWY_PARITY_UNKNOWN: parity unknown: SWY_KUBE_UNAUTHORIZED: .* in cluster east/);
+
+  // A namespace or object that does not exist is not an error but a difference (missing on one side).
+  const otherNs = await runCheck(configText(east, west).replace('- { name: app, deployments: [web], services: [web] }', '- { name: app, deployments: [web] }\n    - { name: nowhere, services: [web] }'));
+  assert.equal(otherNs.code, 3);
+  assert.match(otherNs.stdout, /"object": "service nowhere\/web"/);
+
+  west.forbid('get', 'configmaps');
+  const forbidden = await runCheck(configText(east, west));
+  assert.equal(forbidden.code, 1);
+  assert.match(forbidden.stderr, /SWY_KUBE_FORBIDDEN: read configmap app\/web-config in cluster west: .*cannot get resource "configmaps"/);
+
+
+  const slow = await startFakeKubeApi();
+  cleanups.push(() => slow.close());
+  slow.setReady('hang');
+  const t0 = Date.now();
+  const timeout = await runCheck(configText(east, west, { eastKubeconfig: slow.kubeconfigPath('east') }));
+  assert.equal(timeout.code, 1);
+  assert.match(timeout.stderr, /SWY_PARITY_UNKNOWN: parity unknown: SWY_KUBE_TIMEOUT/);
+  assert.ok(Date.now() - t0 < 20_000, 'parity.timeout (2s) bounds the check');
+  assert.equal(writes(), 0, 'check never writes');
+});
+
+test('serve: the parity precheck holds an automatic failover on drift; --force moves; metrics per kind', { timeout: 90_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east);
+  populate(west, { image: 'registry.example/app:1.5@sha256:bbbb', config: 'feature: off\n', maxReplicas: 4 });
+  const sy = await startSwitchyard({ config: configText(east, west, { extra: 'health: { interval: 500ms, timeout: 300ms, fall: 2, rise: 1 }\nfailover: { cooldown: 0s, prechecks: [parity] }\n' }) });
+  cleanups.push(() => sy.stop());
+  const metrics = async () => (await (await fetch(`${sy.adminUrl}/metrics`)).text());
+  let m = '';
+  for (let i = 0; i < 100 && !/switchyard_parity_differences\{kind="image"\} 1/.test(m); i++) { await sleep(100); m = await metrics(); }
+  assert.match(m, /switchyard_parity_differences\{kind="image"\} 1/);
+  assert.match(m, /switchyard_parity_differences\{kind="configmap"\} 1/);
+  assert.match(m, /switchyard_parity_differences\{kind="capacity"\} 1/);
+  assert.match(m, /switchyard_parity_differences\{kind="secret"\} 0/);
+  assert.match(m, /switchyard_parity_blocking 1/);
+  assert.match(sy.logs(), /parity: 3 difference\(s\) between the clusters/);
+
+  const status = async () => (await fetch(`${sy.adminUrl}/v1/status`)).json() as Promise<{ active: string; state: string; reason: string }>;
+  for (let i = 0; i < 100 && !(await fetch(`${sy.adminUrl}/v1/status`).then((r) => r.json() as Promise<{ clusters: Array<{ healthy: boolean | null }> }>)).clusters.every((c) => c.healthy === true); i++) await sleep(100);
+  east.setReady(false);   // east's readyz fails: an automatic failover to west is due
+  let s = await status();
+  for (let i = 0; i < 150 && s.state !== 'held'; i++) { await sleep(100); s = await status(); }
+  assert.equal(s.state, 'held', sy.logs().slice(-3000));
+  assert.equal(s.active, 'east', 'nothing moved');
+  assert.match(s.reason, /parity: SWY_PARITY_DRIFT: west differs from east: .*image deployment app\/web container app/);
+  assert.match(s.reason, /capacity deployment app\/web: east 10 .*west 4/);
+
+  // Break-glass.
+  const res = await fetch(`${sy.adminUrl}/v1/failover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'west', force: true, reason: 'test break-glass' }) });
+  assert.equal(res.status, 200, await res.text());
+  s = await status();
+  assert.equal(s.active, 'west');
+});
