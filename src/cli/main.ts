@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
+import { cliSettings, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
 import { createLogger, prettyDestination } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
@@ -61,6 +61,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   if (format !== 'json' && format !== 'pretty') throw new SwitchyardError('SWY_CLI_USAGE', `--log-format ${JSON.stringify(format)}: json (the default) or pretty`);
   const config = await loadConfig(values.config);
   const logger = createLogger({ level: config.log.level, destination: format === 'pretty' ? await prettyDestination({ colorize: process.stdout.isTTY === true }) : undefined });
+  for (const w of configWarnings(config)) logger.warn({ code: w.code, path: w.path }, `configuration warning ${w.code} ${w.path}: ${w.message}`);
   let app;
   try {
     app = await startSwitchyard(config, { logger, env: process.env });
@@ -95,7 +96,9 @@ async function validate(args: string[], io: Out): Promise<number> {
   const values = parse(args, { config: { type: 'string', short: 'c' } });
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'validate needs --config FILE');
   const config = await loadConfig(values.config);
-  io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))`);
+  const warnings = configWarnings(config);
+  for (const w of warnings) io.err(`WARN ${w.code} ${w.path}: ${w.message}`);
+  io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''}`);
   return 0;
 }
 

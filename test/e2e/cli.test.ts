@@ -237,3 +237,16 @@ test('failover --dry-run with a real PostgreSQL standby shows its lag and promot
   assert.equal(ro.default_transaction_read_only, 'off', 'the primary is not fenced');
   assert.equal((await status(sy)).epoch, 0);
 });
+
+test('validate prints warnings with codes for legal but dangerous settings, and still exits 0', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'swy-warn-'));
+  const yaml = config('http://127.0.0.2:1/h', 'http://127.0.0.3:1/h').replace('failover: { automatic: true, cooldown: 0s }', 'failover: { automatic: true, cooldown: 1h }')
+    .replace('probes: [{ http: { url: "http://127.0.0.2:1/h" } }]', 'probes: [{ http: { url: "http://127.0.0.2:1/h" } }]\n    database: { url: "postgres://127.0.0.2/app" }');
+  const r = await runCli(['validate', '--config', writeFile(dir, 'w.yaml', yaml)], { env: { DNS_PORT: '53', ADMIN_PORT: '9090' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /valid \(zone example\.com.*, 2 warning\(s\)$/m);
+  assert.match(r.stderr, /^WARN SWY_CONFIG_WARN_COOLDOWN failover\.cooldown: 60m is longer than a drill/m);
+  assert.match(r.stderr, /^WARN SWY_CONFIG_WARN_NO_DATABASE_STEP failover\.steps: automatic failover is on and east has a database/m);
+});
