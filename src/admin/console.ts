@@ -97,7 +97,8 @@ export function registerConsoleRoutes(app: FastifyInstance<Server, IncomingMessa
   let heartbeat: NodeJS.Timeout | undefined;
 
   const tick = () => {
-    const view = deps.view();
+    let view: ConsoleView;
+    try { view = deps.view(); } catch (err) { app.log.error({ err }, 'the console view could not be built; skipping this push'); return; }
     deps.feed.sample(view.status, now());
     if (clients.size === 0) return;
     const data = JSON.stringify({ ...view, previousMoves: deps.feed.previousMoves() });

@@ -87,7 +87,7 @@ export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters'
     lastTransition: state.transition,
     unfenced: state.unfenced ?? null,
     attention: [],
-    returnHint: state.active === clusters[0].name ? null : `${clusters[0].name} is the preferred cluster: once it is healthy (and its database is a replica of ${state.active}'s), return with 'switchyard failback'`,
+    returnHint: state.active === clusters[0].name ? null : `${clusters[0].name} is the preferred cluster: once it is healthy${clusters[0].database ? ` and its database is a replica of ${state.active}'s` : ''}, return with 'switchyard failback'`,
     updatedAt: state.updatedAt,
     endpoints: { hostnames: config.hostnames, dns: config.dns.listen.map(hostPort), proxy: config.proxy ? hostPort(config.proxy.listen) : null },
   };

@@ -63,6 +63,7 @@ describe('zone.records', () => {
     assert.equal(mx.status, 'NOERROR');
     assert.ok(mx.flags.includes('aa'));
     assert.deepEqual(mx.answers, ['example.com. 3600 IN MX 10 mail.example.com.']);
+    assert.deepEqual((await dig(sy.dnsPort, ['example.com', 'MX', '+norec', '+tcp'])).answers, mx.answers, 'the same over TCP');
     const txt = await dig(sy.dnsPort, ['example.com', 'TXT', '+norec']);
     assert.deepEqual(txt.answers.sort(), ['example.com. 300 IN TXT "google-site-verification=abc" "second string"', 'example.com. 3600 IN TXT "v=spf1 mx -all"']);
     assert.deepEqual((await dig(sy.dnsPort, ['example.com', 'CAA', '+norec'])).answers, ['example.com. 3600 IN CAA 0 issue "letsencrypt.org"']);
