@@ -5,15 +5,18 @@ import { Counter, type Registry } from 'prom-client';
 import type { AdminConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { createConsoleFeed, registerConsoleRoutes } from './console.ts';
 import { crossSiteReason, hostAllowed, isJsonContentType, tokenMatches } from './guard.ts';
-import { renderStatusPage } from './page.ts';
+import { loadConsoleAssets, renderStatusPage } from './page.ts';
 import type { StatusView } from './status.ts';
 
-export interface TransitionRequest { to?: string; reason: string; force: boolean }
+export interface TransitionRequest { to?: string; reason: string; force: boolean; dryRun?: boolean }
 
 export interface AdminActions {
   failover(req: TransitionRequest & { to: string }): Promise<unknown>;
   failback(req: TransitionRequest): Promise<unknown>;
+  /** The dry run of either: every precheck, the plan, nothing moved. */
+  plan(req: TransitionRequest & { kind: 'manual' | 'failback' }): Promise<unknown>;
 }
 
 export interface AdminDeps {
@@ -47,14 +50,15 @@ export function httpStatusFor(err: SwitchyardError): number {
 function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: string } {
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof b !== 'object' || Array.isArray(b)) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', 'the body must be a JSON object');
-  const known = ['to', 'reason', 'force'];
+  const known = ['to', 'reason', 'force', 'dryRun'];
   const unknown = Object.keys(b).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', `unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
   if (needTo && (typeof b.to !== 'string' || b.to === '')) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'to' is required: the name of the cluster to move traffic to");
   if (!needTo && b.to !== undefined) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'to' is not accepted by failback: it always returns to the preferred cluster");
   if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 500)) throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'reason' must be a string of at most 500 characters");
   if (b.force !== undefined && typeof b.force !== 'boolean') throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'force' must be true or false");
-  return { to: b.to as string | undefined, reason: (b.reason as string | undefined) ?? '', force: b.force === true };
+  if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean') throw new SwitchyardError('SWY_ADMIN_BAD_REQUEST', "'dryRun' must be true or false");
+  return { to: b.to as string | undefined, reason: (b.reason as string | undefined) ?? '', force: b.force === true, dryRun: b.dryRun === true };
 }
 
 /**
@@ -124,12 +128,19 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
   app.get('/readyz', async (_req, reply) => (deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
   app.get('/metrics', async (_req, reply) => reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics()));
   app.get('/v1/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(deps.status()));
-  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(renderStatusPage(deps.status())));
+  const assets = loadConsoleAssets();
+  const consoleView = () => ({ status: deps.status(), previousMoves: [], tokenRequired: admin.token !== undefined, actions: deps.actions !== undefined });
+  registerConsoleRoutes(app, { view: consoleView, feed: createConsoleFeed() });
+  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(renderStatusPage(consoleView(), assets)));
   app.post('/v1/failover', async (req) => {
     const body = readBody(req.body, true);
+    if (body.dryRun) return needActions().plan({ ...body, kind: 'manual' });
     return needActions().failover({ ...body, to: body.to! });
   });
-  app.post('/v1/failback', async (req) => needActions().failback(readBody(req.body, false)));
+  app.post('/v1/failback', async (req) => {
+    const body = readBody(req.body, false);
+    return body.dryRun ? needActions().plan({ ...body, kind: 'failback' }) : needActions().failback(body);
+  });
 
   return {
     async start() {

@@ -3,6 +3,16 @@ import type { Config, ListenAddress } from '../config/index.ts';
 import type { ClusterHealth } from '../health/types.ts';
 import type { RoutingState, StoreStatus, Transition, UnfencedSource } from '../routing/index.ts';
 
+/** Something a person must look at: the console's banner and the top of `switchyard status`. */
+export interface Attention {
+  kind: 'held' | 'active-down' | 'unfenced' | 'store';
+  /** The error code of a hold (docs/errors.md); null for conditions without one. */
+  code: string | null;
+  message: string;
+  /** What to do about it. */
+  todo: string;
+}
+
 export interface StatusView {
   active: string;
   preferred: string;
@@ -11,11 +21,15 @@ export interface StatusView {
   generation: number;
   epoch: number;
   automatic: boolean;
-  clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null }>;
+  clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null; database: boolean }>;
   lastTransition: Transition | null;
-  updatedAt: string;
   /** The old primary of a move that could not be fenced and is not active: it may take writes. */
   unfenced: UnfencedSource | null;
+  /** Conditions that need a person, most urgent first; empty when none. */
+  attention: Attention[];
+  /** How to get back to the preferred cluster, when traffic is elsewhere; null on the preferred. */
+  returnHint: string | null;
+  updatedAt: string;
   /** Whether the routing state is being written (false: a write failed or the file went missing). */
   store: StoreStatus & { description: string };
   /** Where this instance answers, so `switchyard drill` can check every answer converged. */
@@ -26,9 +40,46 @@ const hostPort = (l: ListenAddress): string => (l.family === 6 ? `[${l.host}]:${
 
 const UNKNOWN_STORE: StatusView['store'] = { ok: true, error: null, since: '', lastWriteAt: null, restores: 0, description: 'unknown' };
 
+/** The code of a hold, from the state's shape: a step that failed mid-move, a journal that does not fit, prechecks, or the policy. */
+function holdCode(state: RoutingState): string {
+  const t = state.transition;
+  if (t && t.outcome === 'held' && t.finishedAt === undefined) {
+    return t.journal.at(-1)?.phase === 'failed' ? 'SWY_FAILOVER_STEP_FAILED' : 'SWY_FAILOVER_JOURNAL_MISMATCH';
+  }
+  return /blocked by prechecks/.test(state.reason) ? 'SWY_FAILOVER_PRECHECK_FAILED' : 'SWY_FAILOVER_HELD';
+}
+
+const HOLD_TODO: Record<string, string> = {
+  SWY_FAILOVER_STEP_FAILED: 'fix what the failed step needs (its error is in the journal), then run the same failover again: it resumes from that step; the runbook has the held-state procedure',
+  SWY_FAILOVER_JOURNAL_MISMATCH: 'the steps changed under an unfinished move: restore the configuration it ran with, or check each step by hand and clear the hold with --force',
+  SWY_FAILOVER_PRECHECK_FAILED: 'fix the failing precheck (see the reason), or break glass with \'switchyard failover --to CLUSTER --force\'',
+  SWY_FAILOVER_HELD: 'a person decides: read the reason, then \'switchyard failover --to CLUSTER\' or \'switchyard failback\'',
+};
+
+export function attentionFor(state: RoutingState, clusters: StatusView['clusters'], store: StatusView['store'] = UNKNOWN_STORE): Attention[] {
+  const out: Attention[] = [];
+  if (state.state === 'held') {
+    const code = holdCode(state);
+    out.push({ kind: 'held', code, message: `failover is held: ${state.reason}`, todo: HOLD_TODO[code] });
+  }
+  const active = clusters.find((c) => c.active);
+  if (active?.healthy === false) {
+    const failing = active.probes.filter((p) => p.ok === false).map((p) => `${p.name}: ${p.error ?? 'failed'}`);
+    out.push({ kind: 'active-down', code: null, message: `traffic goes to ${active.name}, which is down${failing.length ? ` (${failing.join('; ')})` : ''}`, todo: state.state === 'held' ? 'see the hold above' : 'switchyard moves it if automatic failover is on and a precheck allows; otherwise \'switchyard failover --to CLUSTER\'' });
+  }
+  if (state.unfenced) {
+    const u = state.unfenced;
+    out.push({ kind: 'unfenced', code: null, message: `the old primary ${u.cluster} (epoch ${u.epoch}) is not fenced since ${u.since}: ${u.detail}`, todo: `make sure ${u.cluster}'s database takes no writes (fence or stop it by hand); switchyard re-fences it when it answers` });
+  }
+  if (!store.ok) {
+    out.push({ kind: 'store', code: store.error?.code ?? null, message: `the routing state cannot be written (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: free the disk or make it writable (runbook: state store); DNS keeps answering the current active cluster' });
+  }
+  return out;
+}
+
 export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'>, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE): StatusView {
   const { clusters } = config;
-  return {
+  const view: StatusView = {
     active: state.active,
     preferred: clusters[0].name,
     state: state.state,
@@ -38,12 +89,16 @@ export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters'
     automatic: config.failover.automatic,
     clusters: clusters.map((c) => {
       const h = health.find((x) => x.name === c.name);
-      return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null };
+      return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null, database: c.database !== undefined };
     }),
     lastTransition: state.transition,
-    updatedAt: state.updatedAt,
     unfenced: state.unfenced ?? null,
+    attention: [],
+    returnHint: state.active === clusters[0].name ? null : `${clusters[0].name} is the preferred cluster: once it is healthy${clusters[0].database ? ` and its database is a replica of ${state.active}'s` : ''}, return with 'switchyard failback'`,
+    updatedAt: state.updatedAt,
     store,
     endpoints: { hostnames: config.hostnames, dns: config.dns.listen.map(hostPort), proxy: config.proxy ? hostPort(config.proxy.listen) : null },
   };
+  view.attention = attentionFor(state, view.clusters, store);
+  return view;
 }

@@ -17,6 +17,20 @@ export class AdminApiError extends Error {
   }
 }
 
+export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
+
+/** `localhost:9090`, `127.0.0.1:9090/` or `http://host:port`: the admin base URL, http:// when no scheme is given. */
+export function adminBaseUrl(given: string | undefined): string {
+  const raw = (given ?? DEFAULT_ADMIN_URL).trim();
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  let parsed: URL;
+  try { parsed = new URL(url); } catch {
+    throw new SwitchyardError('SWY_CLI_USAGE', `--admin ${JSON.stringify(given)} is not an address (e.g. 127.0.0.1:9090 or http://127.0.0.1:9090)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new SwitchyardError('SWY_CLI_USAGE', `--admin ${JSON.stringify(given)}: only http:// and https:// are spoken`);
+  return url.replace(/\/+$/, '');
+}
+
 export function createAdminClient(options: { baseUrl: string; token: string | undefined; timeoutMs?: number }): AdminClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const timeout = options.timeoutMs ?? 10_000;

@@ -1,6 +1,6 @@
 // `switchyard demo`: two demo "clusters" on 127.0.0.2 and 127.0.0.3 and the edge in front of
 // them (DNS, proxy, admin), in one process, so a newcomer sees a failover within a minute.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,13 @@ import { startSwitchyard } from '../main.ts';
 import { pino } from 'pino';
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
+
+/**
+ * The demo's failover cooldown. Production's default is 5m; in the demo a person fails east,
+ * fails back and fails east again within a minute, and a long cooldown would hold that second
+ * failover (README, Quick start).
+ */
+const DEMO_COOLDOWN = '5s';
 
 interface DemoCluster { name: string; address: string; failed: boolean; servers: Server[] }
 
@@ -57,7 +64,6 @@ export async function demo(args: string[], io: Out): Promise<number> {
   const exitAfter = values['exit-after'] === undefined ? undefined : parseDuration(values['exit-after']);
   if (values['exit-after'] !== undefined && exitAfter === undefined) throw new SwitchyardError('SWY_CLI_USAGE', `--exit-after ${values['exit-after']} is not a duration`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
   const clusters = [await startCluster('east', '127.0.0.2', { app: appPort, health: 18081 }), await startCluster('west', '127.0.0.3', { app: appPort, health: 18081 })];
   const notifications = createServer((req, res) => {
     let body = '';
@@ -72,6 +78,7 @@ export async function demo(args: string[], io: Out): Promise<number> {
   });
   await listen(notifications, 0, '127.0.0.1');
   const hookPort = (notifications.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
 
   const yaml = `
 zone:
@@ -87,7 +94,7 @@ ${clusters.map((c) => `  - name: ${c.name}
 health: { interval: 1s, timeout: 500ms, fall: 3, rise: 2 }
 failover:
   automatic: true
-  cooldown: 30s
+  cooldown: ${DEMO_COOLDOWN}
   steps:
     - switch-traffic
     - webhook: { url: "http://127.0.0.1:${hookPort}/notify", secret: demo }
@@ -106,13 +113,15 @@ log: { level: warn }
   } catch (err) {
     for (const c of clusters) for (const s of c.servers) s.close();
     notifications.close();
+    rmSync(dir, { recursive: true, force: true });
     io.err(`switchyard demo: ${describeError(err)} (is another demo or service using these ports? --dns-port/--proxy-port/--admin-port change them)`);
     return 1;
   }
   const admin = `http://127.0.0.1:${adminPort}`;
   io.out(`switchyard demo: app.example.com served by two clusters, east (127.0.0.2, preferred) and west (127.0.0.3).
   DNS   127.0.0.1:${dnsPort}     proxy http://127.0.0.1:${proxyPort}     status page ${admin}/
-  config and state in ${dir} (log: ${logFile})
+  config and state in ${dir} (log: ${logFile}; removed when the demo stops)
+  failover cooldown ${DEMO_COOLDOWN} (production default 5m), so you can fail east again right after a failback
 
 Try, in another terminal:
   dig @127.0.0.1 -p ${dnsPort} app.example.com +short          # 127.0.0.2: east is active
@@ -148,6 +157,7 @@ Watching for transitions (Ctrl-C stops the demo):`);
         for (const c of clusters) for (const s of c.servers) s.close();
         notifications.close();
         logger.flush();
+        rmSync(dir, { recursive: true, force: true });
         resolve(0);
       });
     };

@@ -8,7 +8,8 @@ import { cliSettings, parseDuration } from '../config/index.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { StatusView } from '../admin/index.ts';
 import type { Transition } from '../routing/index.ts';
-import { createAdminClient, type AdminClient } from './admin-client.ts';
+import { adminBaseUrl, createAdminClient, type AdminClient } from './admin-client.ts';
+import { DRILL_DEFAULT_TIMEOUT } from './usage.ts';
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 
@@ -64,16 +65,35 @@ export function stepTimings(t: Transition): StepTiming[] {
   return order.map((step) => { const s = by.get(step)!; return { step, ms: s.end - s.start, attempts: s.attempts, outcome: s.outcome }; });
 }
 
-async function waitForTransition(client: AdminClient, fromEpoch: number, timeoutMs: number, io: Out): Promise<{ status: StatusView; firstFailureAt: number | null }> {
+/**
+ * The time of the first failed check of `cluster` that this poll can see: a probe whose last
+ * check failed (its error is set from the first failure, before `fall` marks it down), by the
+ * check's own time, not the poll's.
+ */
+export function firstFailedCheck(status: StatusView, cluster: string): number | null {
+  const c = status.clusters.find((x) => x.name === cluster);
+  let first: number | null = null;
+  for (const p of c?.probes ?? []) {
+    if (p.error === null || p.checkedAt === null) continue;
+    const at = Date.parse(p.checkedAt);
+    if (Number.isFinite(at) && (first === null || at < first)) first = at;
+  }
+  return first;
+}
+
+async function waitForTransition(client: AdminClient, before: StatusView, timeoutMs: number, io: Out): Promise<{ status: StatusView; firstFailureAt: number | null }> {
   const deadline = Date.now() + timeoutMs;
-  let firstFailureAt: number | null = null;
-  io.out(`waiting up to ${ms(timeoutMs)} for a real failure of the active cluster (take it down now)...`);
+  const watched = before.active;
+  // A failure already under way when the drill starts counts from its first failed check.
+  let firstFailureAt: number | null = firstFailedCheck(before, watched);
+  io.out(`waiting up to ${ms(timeoutMs)} for a real failure of ${watched} (take it down now)...`);
   while (Date.now() < deadline) {
     const s = await client.get<StatusView>('/v1/status');
-    const active = s.clusters.find((c) => c.active);
-    if (firstFailureAt === null && active?.probes.some((p) => p.ok === false)) firstFailureAt = Date.now();
-    if (s.epoch > fromEpoch && s.lastTransition?.finishedAt) return { status: s, firstFailureAt };
-    if (s.state === 'held' && s.epoch === fromEpoch && firstFailureAt !== null) {
+    const failed = firstFailedCheck(s, watched);
+    if (failed === null && s.epoch === before.epoch) firstFailureAt = null;            // recovered before anything moved: start again
+    else if (firstFailureAt === null && failed !== null) firstFailureAt = failed;
+    if (s.epoch > before.epoch && s.lastTransition?.finishedAt) return { status: s, firstFailureAt };
+    if (s.state === 'held' && s.epoch === before.epoch && firstFailureAt !== null) {
       throw new SwitchyardError('SWY_FAILOVER_HELD', `the failover is held: ${s.reason}`);
     }
     await sleep(100);
@@ -88,10 +108,10 @@ export async function drill(args: string[], io: Out): Promise<number> {
   } catch (err) {
     throw new SwitchyardError('SWY_CLI_USAGE', (err as Error).message);
   }
-  const timeoutMs = values.timeout === undefined ? 120_000 : parseDuration(values.timeout);
+  const timeoutMs = parseDuration(values.timeout ?? DRILL_DEFAULT_TIMEOUT);
   if (timeoutMs === undefined) throw new SwitchyardError('SWY_CLI_USAGE', `--timeout ${values.timeout} is not a duration (e.g. 60s, 2m)`);
   const settings = cliSettings();
-  const client = createAdminClient({ baseUrl: values.admin ?? settings.adminUrl ?? 'http://127.0.0.1:9090', token: settings.adminToken, timeoutMs: timeoutMs + 5000 });
+  const client = createAdminClient({ baseUrl: adminBaseUrl(values.admin ?? settings.adminUrl), token: settings.adminToken, timeoutMs: timeoutMs + 5000 });
   const before = await client.get<StatusView>('/v1/status');
   const target = values.to ?? before.clusters.find((c) => !c.active)?.name;
   if (!target) throw new SwitchyardError('SWY_CLI_USAGE', 'no other cluster to drill a move to');
@@ -100,9 +120,9 @@ export async function drill(args: string[], io: Out): Promise<number> {
   let status: StatusView;
   let detectionMs: number | null = null;
   if (values.wait) {
-    const r = await waitForTransition(client, before.epoch, timeoutMs, io);
+    const r = await waitForTransition(client, before, timeoutMs, io);
     status = r.status;
-    if (r.firstFailureAt !== null) detectionMs = Date.parse(status.lastTransition!.startedAt) - r.firstFailureAt;
+    if (r.firstFailureAt !== null) detectionMs = Math.max(0, Date.parse(status.lastTransition!.startedAt) - r.firstFailureAt);
   } else {
     io.out(`drill: switchover ${before.active} → ${target} (reason: ${values.reason ?? 'drill'})`);
     await client.post('/v1/failover', { to: target, reason: values.reason ?? 'drill', force: false });
@@ -113,7 +133,7 @@ export async function drill(args: string[], io: Out): Promise<number> {
   const switched = t.journal.find((e) => e.step === 'switch-traffic' && e.phase === 'done');
   const lines: string[] = [];
   lines.push(`${t.kind} ${t.from} → ${t.to}, epoch ${t.epoch}${t.forced ? ' (forced)' : ''}: ${t.outcome ?? 'in progress'}`);
-  lines.push(`  ${'detection'.padEnd(22)}${values.wait ? (detectionMs === null ? 'not observed (the failure came before the drill polled)' : `${ms(detectionMs)} (first failing probe seen → failover started)`) : '- (planned switchover)'}`);
+  lines.push(`  ${'detection'.padEnd(22)}${values.wait ? (detectionMs === null ? 'not observed (no failed check of the active cluster was seen before the move)' : `${ms(detectionMs)} (first failed check → failover started)`) : '- (planned switchover)'}`);
   for (const s of stepTimings(t)) {
     lines.push(`  ${s.step.padEnd(22)}${ms(s.ms).padEnd(10)}${s.outcome}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}`);
   }
@@ -126,6 +146,8 @@ export async function drill(args: string[], io: Out): Promise<number> {
   }
   const converged = checks.every((c) => c.ok);
   lines.push(`  converged: ${converged ? 'yes, every configured answer is the new active cluster\'s' : 'NO'}`);
+  const after = await client.get<StatusView>('/v1/status');
+  lines.push(`  now active: ${after.active}${after.returnHint ? `; ${after.returnHint}` : ''}`);
   for (const l of lines) io.out(l);
   return t.outcome === 'completed' && converged ? 0 : 1;
 }

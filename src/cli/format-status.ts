@@ -1,5 +1,6 @@
 // `switchyard status`: one screen for a person at 3 a.m.
 import type { StatusView } from '../admin/index.ts';
+import type { MovePlan } from '../failover/index.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s.padEnd(n));
 
@@ -19,11 +20,19 @@ export function statusProblems(s: StatusView): Array<{ exit: number; what: strin
 
 export function formatStatus(s: StatusView): string {
   const lines: string[] = [];
+  for (const a of s.attention ?? []) {
+    lines.push(`!! ${a.code ? `${a.code}: ` : ''}${a.message}`);
+    lines.push(`   what to do: ${a.todo}`);
+  }
+  if ((s.attention ?? []).length > 0) lines.push('');
   lines.push(`active: ${s.active}${s.active === s.preferred ? ' (preferred)' : ` (preferred is ${s.preferred})`}   state: ${s.state}   generation ${s.generation}   epoch ${s.epoch}   automatic failover: ${s.automatic ? 'on' : 'off'}`);
   if (s.reason) lines.push(`reason: ${s.reason}`);
-  if (s.unfenced) lines.push(`OLD PRIMARY UNFENCED: ${s.unfenced.cluster} since ${s.unfenced.since} (epoch ${s.unfenced.epoch}): ${s.unfenced.detail}`);
-  if (s.store && !s.store.ok) lines.push(`STATE STORE FAILING (${s.store.description}) since ${s.store.since}: ${s.store.error?.code ?? ''} ${s.store.error?.message ?? ''}`);
-  else if (s.store && s.store.restores > 0) lines.push(`state store: ${s.store.description}; the state file was restored ${s.store.restores} time(s) since start (see the log)`);
+  // An unfenced old primary and a failing store, unless the attention lines above said so already.
+  const said = new Set((s.attention ?? []).map((a) => a.kind));
+  if (s.unfenced && !said.has('unfenced')) lines.push(`OLD PRIMARY UNFENCED: ${s.unfenced.cluster} since ${s.unfenced.since} (epoch ${s.unfenced.epoch}): ${s.unfenced.detail}`);
+  if (s.store && !s.store.ok && !said.has('store')) lines.push(`STATE STORE FAILING (${s.store.description}) since ${s.store.since}: ${s.store.error?.code ?? ''} ${s.store.error?.message ?? ''}`);
+  else if (s.store && s.store.ok && s.store.restores > 0) lines.push(`state store: ${s.store.description}; the state file was restored ${s.store.restores} time(s) since start (see the log)`);
+  if (s.returnHint) lines.push(`to return: ${s.returnHint}`);
   lines.push('');
   lines.push(`${pad('CLUSTER', 12)}${pad('HEALTH', 10)}${pad('ADDRESSES', 28)}PROBES`);
   for (const c of s.clusters) {
@@ -38,5 +47,22 @@ export function formatStatus(s: StatusView): string {
     lines.push(`last transition: ${t.kind} ${t.from} -> ${t.to} (epoch ${t.epoch}${t.forced ? ', forced' : ''}) ${t.finishedAt ? `${t.outcome} at ${t.finishedAt}` : 'IN PROGRESS'}; reason: ${t.reason}`);
     for (const e of t.journal) lines.push(`  ${e.at}  ${pad(e.step, 20)}${pad(e.phase, 8)}${e.attempt > 1 ? `attempt ${e.attempt} ` : ''}${e.error ?? e.detail ?? ''}`);
   }
+  return lines.join('\n');
+}
+
+/** `failover --dry-run`: the plan, one step a line, with each precheck's result and figures. */
+export function formatPlan(p: MovePlan): string {
+  const lines: string[] = [];
+  lines.push(`dry run: ${p.message}`);
+  lines.push(`  ${p.resumes ? `resumes the held ${p.kind}` : p.kind} ${p.from} -> ${p.to}${p.forced ? ' (forced)' : ''}; target ${p.to} is ${p.targetHealthy === null ? 'of unknown health' : p.targetHealthy ? 'healthy' : 'DOWN'}`);
+  p.steps.forEach((s, i) => {
+    lines.push(`  ${i + 1}. ${pad(s.name, 20)}${s.does}`);
+    lines.push(`     ${pad('', 20)}precheck: ${s.precheck}${s.detail ? ` (${s.detail})` : ''}`);
+  });
+  if (p.failures.length > 0) {
+    lines.push('  blocked by:');
+    for (const f of p.failures) lines.push(`    - ${f}`);
+  }
+  lines.push(p.wouldProceed ? '  nothing moved (dry run)' : '  nothing moved (dry run); --force would override the failed prechecks');
   return lines.join('\n');
 }

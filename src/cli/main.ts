@@ -1,30 +1,43 @@
 // The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration;
 // `status` also 3 held, 4 active cluster down, 5 old primary unfenced, 6 state store failing
-// (the lowest that applies; every one that applies is printed on stderr).
+// (the lowest that applies; every one that applies is printed on stderr); `check` 3 on a blocking difference.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkEnvironment, cliSettings, formatConfigError, loadConfig } from '../config/index.ts';
+import { checkEnvironment, cliSettings, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, prettyDestination } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
 import type { StatusView } from '../admin/index.ts';
-import { AdminApiError, createAdminClient } from './admin-client.ts';
-import { formatStatus, statusProblems } from './format-status.ts';
+import type { MovePlan } from '../failover/index.ts';
+import { AdminApiError, adminBaseUrl, createAdminClient } from './admin-client.ts';
+import { formatPlan, formatStatus, statusProblems } from './format-status.ts';
+import { COMMANDS, USAGE, commandHelp } from './usage.ts';
 
-const USAGE = `usage: switchyard <command> [options]
+export interface Out {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** True when a person is at a terminal (stdin and stdout are TTYs): failover and failback ask first. */
+  interactive?: boolean;
+  /** Asks a question on the terminal and resolves with the answer. */
+  ask?: (question: string) => Promise<string>;
+}
 
-  serve    --config FILE          run the edge (DNS, proxy if configured, admin, probes, controller)
-  validate --config FILE          exit 0 if valid; else exit 2 and print each error with its key path
-  status   [--admin URL] [--json] active cluster, state, per-cluster health, last transition
-  check    [--config FILE] [--json]  compare the clusters (parity section): exit 0 same, 3 blocking difference, 1 unknown
-  failover --to CLUSTER [--force] [--reason TEXT] [--admin URL]   planned switchover / manual failover
-  failback [--force] [--reason TEXT] [--admin URL]               return to the preferred cluster
-  drill    [--admin URL] [--to CLUSTER] [--timeout 60s]          measured failover exercise
-  demo                            local two-cluster demo on loopback
+async function askOnTerminal(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try { return await rl.question(question); } finally { rl.close(); }
+}
 
---admin defaults to http://127.0.0.1:9090 (or SWITCHYARD_ADMIN_URL); mutating calls send SWITCHYARD_ADMIN_TOKEN.`;
+const stdio: Out = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+  interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  ask: askOnTerminal,
+};
 
-type Out = { out: (line: string) => void; err: (line: string) => void };
-const stdio: Out = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function parse(args: string[], options: ParseArgsConfig['options']) {
   try {
@@ -40,14 +53,17 @@ const MOVE_TIMEOUT_MS = 15 * 60_000;
 
 function adminClient(values: Record<string, unknown>, timeoutMs?: number) {
   const settings = cliSettings();
-  return createAdminClient({ baseUrl: (values.admin as string | undefined) ?? settings.adminUrl ?? 'http://127.0.0.1:9090', token: settings.adminToken, timeoutMs });
+  return createAdminClient({ baseUrl: adminBaseUrl((values.admin as string | undefined) ?? settings.adminUrl), token: settings.adminToken, timeoutMs });
 }
 
 async function serve(args: string[], io: Out): Promise<number> {
-  const values = parse(args, { config: { type: 'string', short: 'c' } });
+  const values = parse(args, { config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' } });
   if (typeof values.config !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'serve needs --config FILE');
+  const format = values['log-format'] ?? 'json';
+  if (format !== 'json' && format !== 'pretty') throw new SwitchyardError('SWY_CLI_USAGE', `--log-format ${JSON.stringify(format)}: json (the default) or pretty`);
   const config = await loadConfig(values.config);
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, destination: format === 'pretty' ? await prettyDestination({ colorize: process.stdout.isTTY === true }) : undefined });
+  for (const w of configWarnings(config)) logger.warn({ code: w.code, path: w.path }, `configuration warning ${w.code} ${w.path}: ${w.message}`);
   const machine = await checkEnvironment(config, process.env);
   for (const w of machine.warnings) logger.warn({ path: w.path }, `configuration warning: ${w.path}: ${w.message}`);
   if (machine.errors.length > 0) {
@@ -94,7 +110,9 @@ async function validate(args: string[], io: Out): Promise<number> {
     for (const e of machine.errors) io.err(`SWY_CONFIG_INVALID ${e.path}: ${e.message}`);
     return 2;
   }
-  io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))`);
+  const warnings = configWarnings(config);
+  for (const w of warnings) io.err(`WARN ${w.code} ${w.path}: ${w.message}`);
+  io.out(`${values.config}: valid (zone ${config.zone.name}, ${config.hostnames.length} hostname(s), clusters ${config.clusters.map((c) => c.name).join(', ')}, ${config.failover.steps.length} failover step(s))${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''}`);
   return 0;
 }
 
@@ -108,16 +126,37 @@ async function status(args: string[], io: Out): Promise<number> {
 }
 
 async function move(kind: 'failover' | 'failback', args: string[], io: Out): Promise<number> {
-  const values = parse(args, { ...adminOption, ...(kind === 'failover' ? { to: { type: 'string' as const } } : {}), force: { type: 'boolean' }, reason: { type: 'string' } });
+  const values = parse(args, { ...adminOption, ...(kind === 'failover' ? { to: { type: 'string' as const } } : {}), force: { type: 'boolean' }, reason: { type: 'string' }, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, json: { type: 'boolean' } });
   if (kind === 'failover' && typeof values.to !== 'string') throw new SwitchyardError('SWY_CLI_USAGE', 'failover needs --to CLUSTER');
   const body = { ...(kind === 'failover' ? { to: values.to } : {}), reason: (values.reason as string | undefined) ?? `${kind} requested from the command line`, force: values.force === true };
-  const result = await adminClient(values, MOVE_TIMEOUT_MS).post<{ message?: string }>(`/v1/${kind}`, body);
+  const client = adminClient(values, MOVE_TIMEOUT_MS);
+  const ask = values['dry-run'] !== true && values.yes !== true && io.interactive === true && io.ask !== undefined;
+  if (values['dry-run'] === true || ask) {
+    const plan = await client.post<MovePlan>(`/v1/${kind}`, { ...body, dryRun: true });
+    io.out(values.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+    if (values['dry-run'] === true) return plan.wouldProceed ? 0 : 2;
+    if (!plan.wouldProceed) return 2;
+    const answer = (await io.ask!(`Proceed with the ${plan.kind} ${plan.from} → ${plan.to}? Type yes to go on: `)).trim().toLowerCase();
+    if (answer !== 'yes' && answer !== 'y') {
+      io.err('switchyard: not confirmed; nothing moved');
+      return 1;
+    }
+  }
+  const result = await client.post<{ message?: string }>(`/v1/${kind}`, body);
   io.out(result?.message ?? JSON.stringify(result));
   return 0;
 }
 
 export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V' || command === 'version') {
+    io.out(`switchyard ${version()} (Node.js ${process.versions.node})`);
+    return 0;
+  }
+  if (command !== undefined && COMMANDS.includes(command) && (rest.includes('--help') || rest.includes('-h'))) {
+    io.out(commandHelp(command));
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve': return await serve(rest, io);
@@ -128,7 +167,11 @@ export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
       case 'failback': return await move('failback', rest, io);
       case 'drill': return await (await import('./drill.ts')).drill(rest, io);
       case 'demo': return await (await import('./demo.ts')).demo(rest, io);
-      case undefined: case 'help': case '--help': case '-h':
+      case 'help':
+        if (rest[0] !== undefined && COMMANDS.includes(rest[0])) { io.out(commandHelp(rest[0])); return 0; }
+        io.out(USAGE);
+        return 0;
+      case undefined: case '--help': case '-h':
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
@@ -141,7 +184,7 @@ export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
       return 2;
     }
     if (isSwitchyardError(err, 'SWY_CLI_USAGE')) {
-      io.err(`switchyard: ${err.message}\n\n${USAGE}`);
+      io.err(`switchyard: ${err.message}\n\n${command !== undefined && COMMANDS.includes(command) ? commandHelp(command) : USAGE}`);
       return 2;
     }
     if (err instanceof AdminApiError) {

@@ -3,3 +3,4 @@ export { loadConfig, parseConfig, formatConfigError, substituteEnv, cliSettings,
 export { parseDuration, type ConfigIssue } from './fields.ts';
 export { checkEnvironment, findExecutable, type EnvironmentReport } from './environment.ts';
 export { REDACTED, configSecrets, envSecrets, redactText } from './redact.ts';
+export { configWarnings, worstDetectionMs, type ConfigWarning } from './warnings.ts';

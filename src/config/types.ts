@@ -5,11 +5,24 @@ export interface ListenAddress { host: string; port: number; family: 4 | 6 }
 
 export interface NameserverConfig { name: string; address: string | undefined }
 
+export type StaticRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'TXT' | 'SRV' | 'CAA' | 'NS';
+/** One resource record of zone.records, served as it is. NS below the apex is a delegation. */
+export type StaticRecord = { name: string; ttl: number } & (
+  | { type: 'A' | 'AAAA'; address: string }
+  | { type: 'CNAME' | 'NS'; target: string }
+  | { type: 'MX'; preference: number; exchange: string }
+  | { type: 'TXT'; strings: string[] }
+  | { type: 'SRV'; priority: number; weight: number; port: number; target: string }
+  | { type: 'CAA'; flags: number; tag: string; value: string }
+);
+
 export interface ZoneConfig {
   name: string;
   ttl: number;
   nameservers: NameserverConfig[];
   soa: { mbox: string; negativeTtl: number; refresh: number; retry: number; expire: number };
+  /** Static records (zone.records); always set by the validator, absent in hand-made test configs. */
+  records?: StaticRecord[];
 }
 
 export type HttpProbeConfig = {

@@ -5,6 +5,7 @@ import type {
   AddressesFrom, AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
   ListenAddress, NameserverConfig, NotifyConfig, ParityConfig, ParityKind, ParityNamespace, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
 } from './types.ts';
+import { checkZoneRecords, readZoneRecords } from './zone-records.ts';
 import {
   bool, dnsName, duration, httpUrl, inZone, int, ipAddress, join, list, listenAddress, mapping, oneOf, required,
   str, stringMap, type Issues,
@@ -33,8 +34,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   if (!root) return { issues };
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
 
-  const zone = readZone(required(root, 'zone', '', issues), issues);
+  const recordPaths: string[] = [];
+  const zone = readZone(required(root, 'zone', '', issues), issues, recordPaths);
   const hostnames = readHostnames(required(root, 'hostnames', '', issues), zone?.name, issues);
+  if (zone?.records && hostnames) checkZoneRecords(zone.records, recordPaths, zone, hostnames, issues);
   const clusters = readClusters(required(root, 'clusters', '', issues), issues, abs);
   const health = readHealth(root.health ?? {}, issues);
   const failover = readFailover(root.failover ?? {}, clusters, issues);
@@ -57,9 +60,9 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, parity, dns, proxy, admin, state, log: { level } }, issues };
 }
 
-function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
+function readZone(v: unknown, issues: Issues, recordPaths: string[]): ZoneConfig | undefined {
   if (v === undefined) return undefined;
-  const rec = mapping(v, 'zone', issues, ['name', 'ttl', 'nameservers', 'soa']);
+  const rec = mapping(v, 'zone', issues, ['name', 'ttl', 'nameservers', 'soa', 'records']);
   if (!rec) return undefined;
   const name = dnsName(required(rec, 'name', 'zone', issues), 'zone.name', issues);
   const ttl = rec.ttl === undefined ? 30 : int(rec.ttl, 'zone.ttl', issues, 1, 60);
@@ -77,14 +80,15 @@ function readZone(v: unknown, issues: Issues): ZoneConfig | undefined {
     if (nsName) nameservers.push({ name: nsName, address });
   });
   const soaRec = rec.soa === undefined ? {} : mapping(rec.soa, 'zone.soa', issues, ['mbox', 'negativeTtl', 'refresh', 'retry', 'expire']);
-  if (!soaRec || !name || ttl === undefined) return undefined;
+  const records = readZoneRecords(rec.records, name, issues, recordPaths);
+  if (!soaRec || !name || ttl === undefined || !records) return undefined;
   const mbox = soaRec.mbox === undefined ? `hostmaster.${name}` : dnsName(soaRec.mbox, 'zone.soa.mbox', issues);
   const negativeTtl = soaRec.negativeTtl === undefined ? ttl : int(soaRec.negativeTtl, 'zone.soa.negativeTtl', issues, 0, 86400);
   const refresh = soaRec.refresh === undefined ? 3600 : int(soaRec.refresh, 'zone.soa.refresh', issues, 1, 2 ** 31 - 1);
   const retry = soaRec.retry === undefined ? 600 : int(soaRec.retry, 'zone.soa.retry', issues, 1, 2 ** 31 - 1);
   const expire = soaRec.expire === undefined ? 604800 : int(soaRec.expire, 'zone.soa.expire', issues, 1, 2 ** 31 - 1);
   if (!mbox || negativeTtl === undefined || refresh === undefined || retry === undefined || expire === undefined) return undefined;
-  return { name, ttl, nameservers, soa: { mbox, negativeTtl, refresh, retry, expire } };
+  return { name, ttl, nameservers, soa: { mbox, negativeTtl, refresh, retry, expire }, records };
 }
 
 function readHostnames(v: unknown, zone: string | undefined, issues: Issues): string[] | undefined {

@@ -8,6 +8,7 @@ import { Packet } from 'dns2';
 import type { ClusterConfig, ZoneConfig } from '../config/types.ts';
 import { SwitchyardError } from '../errors.ts';
 import { CLASS_IN, HEADER_SIZE, RCODE, TYPE, encodeName, inZone, type Query, type Template } from './wire.ts';
+import { RR_TYPE, buildStaticZone, type Referral } from './static-records.ts';
 
 /** TTL of the zone's own records (SOA, NS, nameserver addresses): they do not move on failover. */
 export const INFRASTRUCTURE_TTL = 3600;
@@ -25,6 +26,8 @@ export interface AnswerTable {
   readonly names: ReadonlyMap<string, NameEntry>;
   readonly zone: Buffer;
   readonly nxdomain: Template;
+  /** Delegations below the apex (zone.records NS): a name at or below one gets its referral; DS at the cut is NODATA. */
+  readonly referrals: ReadonlyArray<Referral & { readonly ds: Template }>;
   readonly refused: Template;
   readonly formerr: Template;
   readonly notimp: Template;
@@ -76,6 +79,13 @@ function template(name: string, rcode: number, answers: Rr[], authorities: Rr[],
 
 const rr = (fields: Partial<Rr> & { name: string; type: number; ttl: number }): Rr => new Packet.Resource({ class: CLASS_IN, ...fields });
 
+/** The dotted name of a wire key (table building only). */
+function decodeKey(key: string): string {
+  const labels: string[] = [];
+  for (let i = 0; i < key.length - 1; i += key.charCodeAt(i) + 1) labels.push(key.slice(i + 1, i + 1 + key.charCodeAt(i)));
+  return labels.join('.');
+}
+
 const isUnder = (name: string, zone: string) => name === zone || name.endsWith(`.${zone}`);
 
 /** Builds the whole table for `active` (a configured cluster name) at routing `generation`; the hostnames' TTL follows `state` (ttl.ts). */
@@ -116,10 +126,14 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     return list.map((address) => rr({ name: owner, type, ttl: set!.ttl, address }));
   };
 
-  // Every owner name plus its ancestors up to the apex (empty non-terminals answer NODATA).
+  const statics = buildStaticZone(zone.records ?? [], zone.name, (name) => [...addressRrs(name, TYPE.A), ...addressRrs(name, TYPE.AAAA)]);
+  const belowCut = (name: string) => statics.cuts.some((c) => isUnder(name, c));
+
+  // Every owner name plus its ancestors up to the apex (empty non-terminals answer NODATA);
+  // nothing at or below a delegation, which answers with its referral instead.
   const owners = new Set<string>([zone.name]);
-  for (const name of addresses.keys()) {
-    for (let n = name; n !== zone.name; n = n.slice(n.indexOf('.') + 1)) owners.add(n);
+  for (const name of [...addresses.keys(), ...statics.byOwner.keys(), ...statics.cuts]) {
+    for (let n = name; n !== zone.name; n = n.slice(n.indexOf('.') + 1)) if (!belowCut(n)) owners.add(n);
   }
 
   const names = new Map<string, NameEntry>();
@@ -128,6 +142,22 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     const types = new Map<number, Template>();
     const a = addressRrs(name, TYPE.A);
     const aaaa = addressRrs(name, TYPE.AAAA);
+    const own = statics.byOwner.get(name);
+    const cname = own?.get(RR_TYPE.CNAME);
+    if (cname !== undefined) {
+      // A CNAME is alone at its name (validated): every type answers with it, and A/AAAA also with
+      // the target's addresses when the target is in this table.
+      const target = (cname[0] as unknown as { domain: string }).domain;
+      const chased = (type: number) => [...addressRrs(target, type), ...(statics.byOwner.get(target)?.get(type) ?? [])];
+      const other = template(name, RCODE.NOERROR, cname, [], []);
+      types.set(TYPE.A, template(name, RCODE.NOERROR, [...cname, ...chased(TYPE.A)], [], []));
+      types.set(TYPE.AAAA, template(name, RCODE.NOERROR, [...cname, ...chased(TYPE.AAAA)], [], []));
+      names.set(encodeName(name).toString('latin1'), { types, other });
+      continue;
+    }
+    for (const [type, rrs] of own ?? []) if (type !== TYPE.A && type !== TYPE.AAAA) types.set(type, template(name, RCODE.NOERROR, rrs, [], []));
+    a.push(...(own?.get(TYPE.A) ?? []));
+    aaaa.push(...(own?.get(TYPE.AAAA) ?? []));
     if (a.length > 0) types.set(TYPE.A, template(name, RCODE.NOERROR, a, [], []));
     if (aaaa.length > 0) types.set(TYPE.AAAA, template(name, RCODE.NOERROR, aaaa, [], []));
     if (name === zone.name) {
@@ -140,6 +170,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     // SOA at the apex, else NODATA.
     if (a.length + aaaa.length > 0) types.set(TYPE.ANY, template(name, RCODE.NOERROR, [...a, ...aaaa], [], []));
     else if (name === zone.name) types.set(TYPE.ANY, types.get(TYPE.SOA)!);
+    else if (own !== undefined && own.size > 0) types.set(TYPE.ANY, types.get([...own.keys()][0])!);
     names.set(encodeName(name).toString('latin1'), { types, other: nodata });
   }
 
@@ -152,6 +183,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     names,
     zone: encodeName(zone.name),
     nxdomain: { flagsHigh: QR | AA, rcode: RCODE.NXDOMAIN, an: 0, ns: 1, ar: 0, body: nxSoa },
+    referrals: statics.referrals.map((r) => ({ ...r, ds: template(r.key === '' ? zone.name : decodeKey(r.key), RCODE.NOERROR, [], [negativeSoa()], []) })),
     refused: fixed(RCODE.REFUSED),
     formerr: fixed(RCODE.FORMERR),
     notimp: fixed(RCODE.NOTIMP),
@@ -169,7 +201,19 @@ export function lookup(table: AnswerTable, q: Query): Template {
   const qtype = q.qtype;
   if (qtype === TYPE.OPT) return table.formerr;
   if (qtype === TYPE.AXFR || qtype === TYPE.IXFR) return table.refused;
-  const entry = table.names.get(q.name.toString('latin1', 0, q.nameLength));
+  const key = q.name.toString('latin1', 0, q.nameLength);
+  const entry = table.names.get(key);
   if (entry !== undefined) return entry.types.get(qtype) ?? entry.other;
-  return inZone(q.name, q.nameLength, table.zone) ? table.nxdomain : table.refused;
+  if (!inZone(q.name, q.nameLength, table.zone)) return table.refused;
+  // At or below a delegation: the referral (no allocation: label offsets into the key).
+  const referrals = table.referrals;
+  if (referrals.length > 0) {
+    for (let i = 0; i < key.length - 1; i += key.charCodeAt(i) + 1) {
+      for (let r = 0; r < referrals.length; r++) {
+        const ref = referrals[r];
+        if (key.length - i === ref.key.length && key.startsWith(ref.key, i)) return i === 0 && qtype === RR_TYPE.DS ? ref.ds : ref.template;
+      }
+    }
+  }
+  return table.nxdomain;
 }

@@ -10,12 +10,30 @@ import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition
 import { decide, isStickyHold, restingState } from './policy.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
+import { describeStep } from './describe-step.ts';
 import type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
 import type { Notifier } from './notifier.ts';
 import { createRefencer } from './refence.ts';
 
 export interface MoveRequest { to?: string; reason: string; force: boolean }
 export interface MoveResult { message: string; transition: Transition | null; state: FailoverStateName; active: string }
+
+/** What a move would do, from every precheck, without moving anything (`failover --dry-run`). */
+export interface MovePlan {
+  dryRun: true;
+  kind: TransitionKind;
+  from: string;
+  to: string;
+  forced: boolean;
+  /** True when the move would start: every precheck passed, or --force was given. */
+  wouldProceed: boolean;
+  /** Resuming a held transition instead of starting a new one. */
+  resumes: boolean;
+  targetHealthy: boolean | null;
+  steps: Array<{ name: string; type: StepConfig['type']; does: string; precheck: 'passed' | 'failed' | 'none'; detail: string | null }>;
+  failures: string[];
+  message: string;
+}
 
 export interface FailoverController {
   /** Resumes an unfinished transition from the journal, then evaluates on every health change and once a second. */
@@ -24,6 +42,8 @@ export interface FailoverController {
   stop(): Promise<void>;
   failover(req: MoveRequest & { to: string }): Promise<MoveResult>;
   failback(req: MoveRequest): Promise<MoveResult>;
+  /** Runs every precheck of the move failover/failback would make and says what it would do; moves nothing. */
+  plan(req: MoveRequest & { kind: 'manual' | 'failback' }): Promise<MovePlan>;
   /** One evaluation of the policy (the timer and health changes call it; tests may too). */
   evaluate(): Promise<void>;
   /** Resolves when no transition is running. */
@@ -133,7 +153,8 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   });
 
   /** Target health and every step's precheck, before anything moves. Returns the failures and what the prechecks found, for the journal. */
-  async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>): Promise<{ failures: string[]; entries: JournalEntry[] }> {
+  /** `notes` (the dry run) collects each step's result. */
+  async function precheck(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>, notes?: Map<string, { ok: boolean; detail: string | null }>): Promise<{ failures: string[]; entries: JournalEntry[] }> {
     const failures: string[] = [];
     const entries: JournalEntry[] = [];
     const target = deps.health.clusters().find((h) => h.name === t.to);
@@ -145,8 +166,10 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
       if (!step.precheck) continue;
       try {
         const found = await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, shutdown.signal, step.config.name);
+        notes?.set(step.config.name, { ok: true, detail: found?.detail ?? null });
         if (found?.facts) entries.push({ step: step.config.name, index: steps.indexOf(step), phase: 'precheck', attempt: 0, at: new Date(now()).toISOString(), ...(found.detail ? { detail: found.detail } : {}), facts: found.facts });
       } catch (err) {
+        notes?.set(step.config.name, { ok: false, detail: describeError(err) });
         if (isNotification(step.config)) {
           // A notification must never block a failover: reported, and the move goes on.
           precheckWarnings.labels(step.config.name).inc();
@@ -371,6 +394,38 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     });
   }
 
+  /** The dry run of move(): the same refusals and prechecks, nothing committed. */
+  async function plan(req: MoveRequest & { kind: 'manual' | 'failback' }): Promise<MovePlan> {
+    const to = req.kind === 'failback' ? preferred : req.to;
+    if (to === undefined || !names.includes(to)) throw new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(to)} (clusters: ${names.join(', ')})`, { httpStatus: 404 });
+    const s = routing.state();
+    if (running || s.state === 'failing-over' || s.state === 'failing-back') throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`, { httpStatus: 409 });
+    const resumes = isStickyHold(s) && s.transition!.to === to;
+    if (!resumes && to === s.active) throw new SwitchyardError('SWY_FAILOVER_ALREADY_ACTIVE', `${to} is already active${isStickyHold(s) ? ` (held: ${s.reason}; --force clears the hold)` : ''}`, { httpStatus: 409 });
+    const activeHealthy = deps.health.clusters().find((h) => h.name === s.active)?.healthy === true;
+    const kind: TransitionKind = resumes ? s.transition!.kind : req.kind === 'failback' ? 'failback' : activeHealthy ? 'switchover' : 'failover';
+    const from = resumes ? s.transition!.from : s.active;
+    const notes = new Map<string, { ok: boolean; detail: string | null }>();
+    const { failures } = await precheck({ epoch: s.epoch + 1, kind, from, to, reason: req.reason || 'dry run', forced: req.force }, notes);
+    const finished = resumes ? resumePoint(s.transition!, steps.map((x) => x.config.name)).finished : new Set<number>();
+    const wouldProceed = failures.length === 0 || req.force;
+    return {
+      dryRun: true, kind, from, to, forced: req.force, wouldProceed, resumes,
+      targetHealthy: deps.health.clusters().find((h) => h.name === to)?.healthy ?? null,
+      steps: steps.map((step, i) => {
+        const note = notes.get(step.config.name);
+        return {
+          name: step.config.name, type: step.config.type,
+          does: finished.has(i) ? `already done in epoch ${s.transition!.epoch}; not run again` : describeStep(step.config, from, to),
+          precheck: note === undefined ? 'none' : note.ok ? 'passed' : 'failed',
+          detail: note?.detail ?? null,
+        };
+      }),
+      failures,
+      message: `${resumes ? `resume the held ${kind}` : kind} ${from}→${to}: ${wouldProceed ? (failures.length > 0 ? 'would proceed despite failed prechecks (--force)' : 'every precheck passed; would proceed') : 'blocked by prechecks; nothing would move (--force overrides)'}`,
+    };
+  }
+
   function finish(outcome: 'completed' | 'held' | 'shutdown'): MoveResult {
     const s = routing.state();
     if (outcome === 'held') throw new SwitchyardError('SWY_FAILOVER_HELD', `held: ${s.reason}`, { httpStatus: 409 });
@@ -405,6 +460,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     },
     failover: (req) => move('manual', req),
     failback: (req) => move('failback', { ...req, to: preferred }),
+    plan,
     evaluate,
     idle: async () => { while (running) await running.catch(() => {}); },
   };

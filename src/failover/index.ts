@@ -1,4 +1,4 @@
-export { createFailoverController, type FailoverController, type FailoverDeps, type MoveRequest, type MoveResult } from './controller.ts';
+export { createFailoverController, type FailoverController, type FailoverDeps, type MovePlan, type MoveRequest, type MoveResult } from './controller.ts';
 export { decide, isStickyHold, restingState, type Decision, type PolicyInput } from './policy.ts';
 export { createStep, type StepDeps } from './steps/index.ts';
 export type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';

@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +188,9 @@ test('switchyard demo: a failover within seconds of taking the active cluster do
   for (let i = 0; i < 50 && !(out.includes('[webhook] notified: failover east → west') && out.includes('state: failed-over')); i++) await sleep(100);
   assert.match(out, /\[webhook\] notified: failover east → west \(epoch 1\)/);
   assert.match(out, /active: west, state: failed-over/);
+  const dir = /config and state in (\S+)/.exec(out)![1];
+  assert.ok(existsSync(join(dir, 'state.json')), out);
   child.kill('SIGINT');
   assert.equal(await exited, 0, out);
+  assert.equal(existsSync(dir), false, 'Ctrl-C removes the demo\'s temp folder');
 });

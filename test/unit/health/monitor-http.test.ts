@@ -60,7 +60,7 @@ test('a dead health endpoint takes its cluster down fast, and it comes back afte
   const west = await listen('127.0.0.3');
   const eastPort = (east.address() as AddressInfo).port;
   const westPort = (west.address() as AddressInfo).port;
-  const lines: Array<{ level: number; msg: string }> = [];
+  const lines: Array<{ level: string; msg: string }> = [];
   const logger = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
   const registry = new Registry();
   const monitor = createHealthMonitor({ clusters: [cluster('east', '127.0.0.2', eastPort), cluster('west', '127.0.0.3', westPort)], health }, { logger, registry });
@@ -81,7 +81,7 @@ test('a dead health endpoint takes its cluster down fast, and it comes back afte
   const detection = downAt - died;
   t.diagnostic(`death to down: ${detection.toFixed(0)}ms (interval ${health.interval}ms, fall ${health.fall}, confirmInterval ${health.confirmInterval}ms, timeout ${health.timeout}ms)`);
   assert.ok(detection < health.interval + health.jitter + (health.fall - 1) * health.confirmInterval + health.timeout, `down ${detection.toFixed(0)}ms after the endpoint died`);
-  const warn = lines.filter((l) => l.level === 40).map((l) => l.msg);
+  const warn = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
   assert.ok(warn.includes(`cluster east is down: 3/3 checks of "http http://127.0.0.2:${eastPort}/healthz" failed (ECONNREFUSED)`), warn.join('\n'));
   const [eastHealth, westHealth] = monitor.clusters();
   assert.deepEqual([eastHealth.probes[0].ok, eastHealth.probes[0].error], [false, 'ECONNREFUSED']);

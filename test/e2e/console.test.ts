@@ -1,0 +1,172 @@
+// The status page as a person uses it, in headless Chromium against a real `switchyard serve`:
+// it loads and shows both clusters, follows a failover live (server-sent events, no reload),
+// shows a banner for a hold, and its buttons move traffic after a confirmation, with and
+// without an admin token. Screenshots land in test-artifacts/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshotPath } from '../support/browser.ts';
+import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
+import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const config = (east: string, west: string, extra: string) => `
+zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
+hostnames: [app.example.com]
+clusters:
+  - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "${east}" } }] }
+  - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "${west}" } }] }
+health: { interval: 300ms, timeout: 250ms, fall: 2, rise: 1, confirmInterval: 100ms }
+dns: { listen: ["127.0.0.1:\${DNS_PORT}"] }
+admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
+${extra}`;
+
+async function status(sy: SwitchyardProcess): Promise<{ active: string; state: string }> {
+  return (await fetch(`${sy.adminUrl}/v1/status`)).json() as Promise<{ active: string; state: string }>;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function bothHealthy(sy: SwitchyardProcess) {
+  await until('both clusters healthy', async () => {
+    const s = await (await fetch(`${sy.adminUrl}/v1/status`)).json() as { clusters: Array<{ healthy: boolean | null }> };
+    return s.clusters.every((c) => c.healthy === true) ? true : undefined;
+  });
+}
+
+let browser: Browser;
+before(async () => {
+  browser = await launchChromium();
+  cleanups.push(() => browser.close());
+});
+
+async function open(sy: SwitchyardProcess, hash = ''): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  cleanups.push(() => page.close());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  cleanups.push(async () => assert.deepEqual(errors, [], 'the page threw'));
+  await page.goto(`${sy.adminUrl}/${hash}`);
+  await page.waitForSelector('#active', { timeout: 15_000 });
+  return page;
+}
+
+describe('console without a token, automatic failover', () => {
+  let east: HealthEndpoint;
+  let sy: SwitchyardProcess;
+  before(async () => {
+    east = await startHealthEndpoint('127.0.0.2');
+    const west = await startHealthEndpoint('127.0.0.3');
+    cleanups.push(() => east.kill(), () => west.kill());
+    sy = await startSwitchyard({ config: config(east.url, west.url, 'failover: { automatic: true, cooldown: 0s }') });
+    cleanups.push(() => sy.stop());
+    await bothHealthy(sy);
+  });
+
+  test('loads, shows both clusters with their probes, and follows a failover live within 2 s', async () => {
+    const page = await open(sy);
+    assert.equal(await page.textContent('#active'), 'east');
+    assert.deepEqual(await page.$$eval('article.cluster', (els) => els.map((e) => e.getAttribute('data-cluster'))), ['east', 'west']);
+    await page.waitForFunction("document.querySelectorAll('article.cluster polyline').length === 2 && document.querySelector('#conn').textContent === 'live'", undefined, { timeout: 10_000 });
+    await page.evaluate('window.marker = 42');
+    await page.screenshot({ path: screenshotPath('console-steady'), fullPage: true });
+
+    east.mode = 'fail';
+    const movedAt = await until('the failover to west', async () => ((await status(sy)).active === 'west' ? Date.now() : undefined));
+    await page.waitForFunction("document.querySelector('#active')?.textContent === 'west'", undefined, { timeout: 2000 });
+    const shownAfter = Date.now() - movedAt;
+    assert.ok(shownAfter <= 2000, `the page showed the failover ${shownAfter} ms after the API did`);
+    assert.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded');
+    await page.waitForSelector('article.move.current h3:has-text("failover east → west")', { timeout: 5000 });
+    assert.match(await page.textContent('article.move.current') ?? '', /switch-traffic/);
+    await page.waitForSelector('.banner[data-kind="active-down"]', { state: 'detached', timeout: 5000 });
+    await page.screenshot({ path: screenshotPath('console-failed-over'), fullPage: true });
+  });
+
+  test('the fail-back button shows the dry-run plan, moves nothing on cancel, and moves on confirm', async () => {
+    east.mode = 'ok';
+    await bothHealthy(sy);
+    const page = await open(sy);
+    await page.click('button[data-action="failback"]');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    assert.match(await page.textContent('#plan-message') ?? '', /failback west→east: every precheck passed; would proceed/);
+    assert.match(await page.textContent('#confirm-body') ?? '', /DNS answers and the proxy upstream move from west to east/);
+    await page.screenshot({ path: screenshotPath('console-confirm') });
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#result:has-text("cancelled: nothing moved")');
+    assert.equal((await status(sy)).active, 'west');
+
+    await page.click('button[data-action="failback"]');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#result.ok:has-text("failback west→east completed")', { timeout: 20_000 });
+    assert.equal((await status(sy)).active, 'east');
+    await page.waitForFunction("document.querySelector('#active')?.textContent === 'east'", undefined, { timeout: 2000 });
+    assert.equal(await page.locator('article.move').count(), 2, 'the previous move stays on the timeline');
+  });
+
+  test('without server-sent events the page polls and still follows the state', async () => {
+    const page = await open(sy, '#poll');
+    assert.equal(await page.evaluate('window.switchyardConsole.mode()'), 'polling');
+    await page.click('button[data-action="drill"]');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    assert.match(await page.textContent('#plan-message') ?? '', /switchover east→west/);
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#result.ok:has-text("switchover east→west completed")', { timeout: 20_000 });
+    assert.match(await page.textContent('#result') ?? '', /switch-traffic/);
+    await page.waitForFunction("document.querySelector('#active')?.textContent === 'west'", undefined, { timeout: 3000 });
+  });
+});
+
+describe('console with a token, automatic failover off', () => {
+  let east: HealthEndpoint;
+  let sy: SwitchyardProcess;
+  before(async () => {
+    east = await startHealthEndpoint('127.0.0.2');
+    const west = await startHealthEndpoint('127.0.0.3');
+    cleanups.push(() => east.kill(), () => west.kill());
+    sy = await startSwitchyard({ config: config(east.url, west.url, 'failover: { automatic: false, cooldown: 0s }'), env: { SWITCHYARD_ADMIN_TOKEN: 'sekret-token-1' } });
+    cleanups.push(() => sy.stop());
+    await bothHealthy(sy);
+  });
+
+  test('a hold shows a banner with its code and what to do; the button asks for the token and moves', async () => {
+    const page = await open(sy);
+    assert.equal(await page.locator('.banner').count(), 0);
+    east.mode = 'fail';
+    await page.waitForSelector('.banner[data-kind="held"]', { timeout: 15_000 });
+    const banner = await page.textContent('.banner[data-kind="held"]') ?? '';
+    assert.match(banner, /SWY_FAILOVER_HELD/);
+    assert.match(banner, /automatic failover is off/);
+    assert.match(banner, /What to do: a person decides/);
+    assert.ok(await page.locator('.banner[data-kind="active-down"]').count() === 1, 'traffic to a down cluster has its own banner');
+    await page.screenshot({ path: screenshotPath('console-held'), fullPage: true });
+
+    await page.click('button[data-action="failover"][data-to="west"]');
+    await page.waitForSelector('#token[open]', { timeout: 10_000 });
+    await page.fill('#token-input', 'wrong-token');
+    await page.click('#token-ok');
+    await page.waitForSelector('#token[open]', { timeout: 10_000 });
+    assert.equal((await status(sy)).active, 'east');
+    await page.fill('#token-input', 'sekret-token-1');
+    await page.click('#token-ok');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    assert.match(await page.textContent('#plan-message') ?? '', /failover east→west: every precheck passed/);
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#result.ok:has-text("failover east→west completed")', { timeout: 20_000 });
+    assert.equal((await status(sy)).active, 'west');
+    assert.equal(await page.evaluate('localStorage.length + sessionStorage.length + document.cookie.length'), 0, 'the token is kept in memory only');
+    await page.waitForSelector('.banner[data-kind="held"]', { state: 'detached', timeout: 5000 });
+  });
+});
