@@ -12,7 +12,7 @@
 // network errors. The controller does the retries. Only the URL's
 // origin is logged: Slack-style URLs carry their secret in the path.
 import { createHmac } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { StepConfig } from '../../config/index.ts';
 import { SwitchyardError, describeError } from '../../errors.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
@@ -135,6 +135,8 @@ export function createWebhookStep(config: WebhookConfig, deps: WebhookDeps = {})
     const started = Date.now();
     let res: Dispatcher.ResponseData;
     try {
+      // undici's index (with its global dispatcher) is loaded on the first webhook, not at start.
+      const { request } = await import('undici');
       res = await request(config.url, {
         method: 'POST', body, headers, dispatcher: deps.dispatcher, signal: ctx.signal,
         headersTimeout: config.timeout, bodyTimeout: config.timeout,
