@@ -6,7 +6,7 @@ import type { Logger } from './log.ts';
 import { createFileStore, createRouting } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
-import { createDnsServer } from './dns/index.ts';
+import { createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createFailoverController, createStep } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
@@ -44,6 +44,11 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
   const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
   const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
   const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
+  // dns.workers > 1: worker threads answer; switch-traffic is journaled done only once all of
+  // them serve the new generation (in-process answers swap synchronously on the commit itself).
+  const dnsOptions = { zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns };
+  const dnsWorkers = config.dns.workers > 1 ? createDnsWorkers(dnsOptions, { routing, logger, registry, workers: config.dns.workers }) : undefined;
+  const dns = dnsWorkers ?? createDnsServer(dnsOptions, { routing, logger, registry });
   const controller = createFailoverController({ config }, {
     routing,
     health,
@@ -53,8 +58,8 @@ export async function startSwitchyard(config: Config, deps: { logger: Logger; en
     }),
     logger,
     registry,
+    awaitTraffic: dnsWorkers && ((generation, signal) => dnsWorkers.awaitGeneration(generation, signal)),
   });
-  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry });
 
   const proxy = config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, {
     routing, logger, registry,

@@ -12,7 +12,7 @@
 //   QPS=0            dnsperf -Q (0: no limit)
 //   EDNS=1           dnsperf -e (queries carry an OPT record, as real resolvers' do)
 //   QUERIES=a        a: "app.example.com A" only (the headline); mix: adds AAAA (no data), SOA, NS, NXDOMAIN
-//   SERVERS=switchyard,knot,gdnsd
+//   SERVERS=switchyard,node-dgram,knot,gdnsd   (node-dgram: the anchor, bench/dns/node-dgram.ts)
 //   SERVER_CPU=0 CLIENT_CPU=1
 //   START_TIMEOUT=30 seconds a server has to start and give the expected answer
 //   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
@@ -107,8 +107,8 @@ async function main(): Promise<number> {
         const profileDir = name === 'switchyard' && knobs.profile ? join(dir, 'profile') : undefined;
         const port = await freePort();
         const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, health, cleanup, profileDir });
-        const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs);
-        log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA; NS reply ${nsGlue ? 'with' : 'without'} glue`);
+        const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs, SERVERS[name].answersZone);
+        log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA${SERVERS[name].answersZone ? `; NS reply ${nsGlue ? 'with' : 'without'} glue` : ''}`);
         const idleRssKiB = rssKiB(server.pid);
         const hits0 = checks(health);
         if (knobs.warmup > 0) {

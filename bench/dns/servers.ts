@@ -9,7 +9,7 @@ import type { Child, Cleanup } from '../support/processes.ts';
 import { commandOutput, versionOf, type Tool } from '../support/tools.ts';
 import { HOST, MBOX, NS, PRIMARY, SECONDARY, SOA_TIMERS, TTL, ZONE, zoneFile } from './zone.ts';
 
-export const SERVER_NAMES = ['switchyard', 'knot', 'gdnsd'] as const;
+export const SERVER_NAMES = ['switchyard', 'node-dgram', 'knot', 'gdnsd'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface StartContext {
@@ -25,6 +25,8 @@ export interface ServerUnderTest {
   name: ServerName;
   /** Executables it needs, with the Debian package that brings each. */
   needs: Tool[];
+  /** false: answers only the benchmark's query (the anchor), so the NS check is skipped. */
+  answersZone: boolean;
   /** One line: what runs, which version, how it is set up. */
   describe(): string;
   start(ctx: StartContext): Promise<Child>;
@@ -33,6 +35,7 @@ export interface ServerUnderTest {
 const switchyard: ServerUnderTest = {
   name: 'switchyard',
   needs: [],
+  answersZone: true,
   describe() {
     const rev = commandOutput('git', ['-C', REPO, 'describe', '--always', '--dirty']).trim();
     return `switchyard ${rev} on Node ${process.version}: dns.rateLimit.responsesPerSecond 0 (rate limiting off), log level warn`;
@@ -75,6 +78,7 @@ const switchyard: ServerUnderTest = {
 const knot: ServerUnderTest = {
   name: 'knot',
   needs: [{ name: 'knotd', pkg: 'knot' }],
+  answersZone: true,
   describe: () => `Knot DNS ${versionOf('knotd', ['-V'], /version (\S+)/)}: udp-workers 1, tcp-workers 1, background-workers 1, static A record`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'run'));
@@ -111,6 +115,7 @@ const knot: ServerUnderTest = {
 const gdnsd: ServerUnderTest = {
   name: 'gdnsd',
   needs: [{ name: 'gdnsd', pkg: 'gdnsd' }],
+  answersZone: true,
   describe: () => `gdnsd ${versionOf('gdnsd', ['-V'], /gdnsd version (\S+)/)}: udp_threads 1, tcp_threads 1, ${HOST} DYNA simplefo (${PRIMARY} / ${SECONDARY}, http_status monitor)`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'zones'));
@@ -140,4 +145,14 @@ const gdnsd: ServerUnderTest = {
   },
 };
 
-export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, knot, gdnsd };
+const nodeDgram: ServerUnderTest = {
+  name: 'node-dgram',
+  needs: [],
+  answersZone: false,
+  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts)`,
+  async start(ctx) {
+    return ctx.cleanup.spawn('node-dgram', NODE, [join(REPO, 'bench/dns/node-dgram.ts')], { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port) } });
+  },
+};
+
+export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, 'node-dgram': nodeDgram, knot, gdnsd };

@@ -345,7 +345,7 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
 }
 
 function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
-  const r = mapping(v, 'dns', issues, ['listen', 'maxUdpSize', 'rateLimit', 'tcp']);
+  const r = mapping(v, 'dns', issues, ['listen', 'maxUdpSize', 'rateLimit', 'tcp', 'workers']);
   if (!r) return undefined;
   const items = r.listen === undefined ? ['127.0.0.1:5353'] : list(r.listen, 'dns.listen', issues, 1) ?? [];
   const listen = items.map((a, i) => listenAddress(a, join('dns.listen', i), issues)).filter((a): a is ListenAddress => a !== undefined);
@@ -360,9 +360,10 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   const ipv6PrefixLength = rl.ipv6PrefixLength === undefined ? 56 : int(rl.ipv6PrefixLength, 'dns.rateLimit.ipv6PrefixLength', issues, 16, 128);
   const idleTimeout = tcpRec.idleTimeout === undefined ? 10_000 : duration(tcpRec.idleTimeout, 'dns.tcp.idleTimeout', issues, 100, 3_600_000);
   const maxConnections = tcpRec.maxConnections === undefined ? 1000 : int(tcpRec.maxConnections, 'dns.tcp.maxConnections', issues, 1, 1_000_000);
-  if (listen.length !== items.length || maxUdpSize === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
+  const workers = r.workers === undefined ? 1 : int(r.workers, 'dns.workers', issues, 1, 64);
+  if (listen.length !== items.length || maxUdpSize === undefined || workers === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
     || ipv4PrefixLength === undefined || ipv6PrefixLength === undefined || idleTimeout === undefined || maxConnections === undefined) return undefined;
-  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections } };
+  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections }, workers };
 }
 
 function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {

@@ -41,6 +41,7 @@ export function createResponder(deps: ResponderDeps): Responder {
     }
     if (rateLimiter !== null) {
       const verdict = rateLimiter.check(source, now());
+      metrics.rateLimitEntries(rateLimiter.size());
       if (verdict === VERDICT.DROP) { metrics.dropped('ratelimited'); return null; }
       if (verdict === VERDICT.SLIP) { metrics.slipped(); return assembleReply(msg, q, t, 0, true, maxUdpSize, 0); }
     }

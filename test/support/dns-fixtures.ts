@@ -20,6 +20,7 @@ export const dnsConfig = (over: Partial<DnsConfig> = {}): DnsConfig => ({
   maxUdpSize: 1232,
   rateLimit: { responsesPerSecond: 0, slip: 2, window: 15_000, ipv4PrefixLength: 24, ipv6PrefixLength: 56 },
   tcp: { idleTimeout: 10_000, maxConnections: 100 },
+  workers: 1,
   ...over,
 });
 
