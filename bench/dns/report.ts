@@ -39,7 +39,7 @@ const mib = (kib: number) => `${fmt(kib / 1024, 1)} MiB`;
 export const perBusyCore = (r: Row) => r.result.qps / Math.max(r.cpuShare, 1e-9);
 
 export function table(rows: Row[]): string {
-  const head = ['server', 'qps', 'avg latency', 'max latency', 'lost', 'server CPU', 'server core busy', 'dnsperf core busy', 'qps per busy core', 'RSS idle', 'RSS peak (load)', 'reply bytes', 'rcodes'];
+  const head = ['server', 'qps', 'avg latency', 'max latency', 'lost', 'server CPU', 'CPU per query', 'server core busy', 'dnsperf core busy', 'qps per busy core', 'RSS idle', 'RSS peak (load)', 'reply bytes', 'rcodes'];
   const body = rows.map((r) => [
     r.name,
     fmt(r.result.qps),
@@ -47,6 +47,7 @@ export function table(rows: Row[]): string {
     `${fmt(r.result.maxLatencyMs, 1)} ms`,
     `${r.result.lost} / ${r.result.sent}`,
     pct(r.cpuShare),
+    `${fmt(r.cpuShare / r.result.qps * 1e6, 2)} µs`,
     pct(r.serverCoreBusy),
     pct(r.clientCoreBusy),
     fmt(perBusyCore(r)),
@@ -65,8 +66,10 @@ export function roundsLine(rows: Row[]): string {
 export function ratios(rows: Row[]): string[] {
   const sy = rows.find((r) => r.name === 'switchyard');
   if (!sy) return ['no switchyard run: no ratios'];
-  return rows.filter((r) => r !== sy).map((peer) =>
-    `switchyard / ${peer.name}: qps ${fmt(sy.result.qps / peer.result.qps, 2)}, qps per busy core ${fmt(perBusyCore(sy) / perBusyCore(peer), 2)}, peak RSS ${fmt(sy.peakRssKiB / peer.peakRssKiB, 1)}×`);
+  const w2 = rows.find((r) => r.name === 'switchyard-w2');
+  const workers = w2 === undefined ? [] : [`switchyard-w2 / switchyard: qps ${fmt(w2.result.qps / sy.result.qps, 2)}, CPU per query ${fmt((w2.cpuShare / w2.result.qps) / (sy.cpuShare / sy.result.qps), 2)}× (two workers sharing the cores with dnsperf)`];
+  return rows.filter((r) => r !== sy && r.name !== 'switchyard-w2').map((peer) =>
+    `switchyard / ${peer.name}: qps ${fmt(sy.result.qps / peer.result.qps, 2)}, qps per busy core ${fmt(perBusyCore(sy) / perBusyCore(peer), 2)}, peak RSS ${fmt(sy.peakRssKiB / peer.peakRssKiB, 1)}×`).concat(workers);
 }
 
 /** The issue's requirement, as verdict lines and a pass flag (undefined when switchyard or the anchor did not run). */

@@ -3,6 +3,7 @@
 // address and port. The main thread answers nothing itself: it broadcasts every routing snapshot
 // to every worker, tracks the generation each acknowledges (awaitGeneration: the switch-traffic
 // step waits for it), reads their counters for the metrics, and replaces a worker that dies.
+import { getCompileCacheDir } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.ts';
@@ -44,6 +45,17 @@ const RESTART_DELAY_MS = 1000;
 /** How long close() waits for a worker to close its sockets before terminating it. */
 const CLOSE_TIMEOUT_MS = 5000;
 
+/**
+ * A worker has a module loader of its own: started on the .ts file directly it would strip the
+ * sources again and load the stripper (about 17 MiB per worker). The bootstrap turns on the
+ * process's compile cache (bin/switchyard.js enables it) before importing the entry.
+ */
+function workerBootstrap(): string {
+  const entry = new URL('./worker-thread.ts', import.meta.url).href;
+  const cache = getCompileCacheDir();
+  return `${cache === undefined ? '' : `require('node:module').enableCompileCache(${JSON.stringify(cache)});`} import(${JSON.stringify(entry)});`;
+}
+
 interface Slot { index: number; worker: Worker | null; serving: number; counters: Float64Array; buffer: SharedArrayBuffer }
 
 export function createDnsWorkers(options: DnsServerOptions, deps: DnsWorkersDeps): DnsWorkers {
@@ -69,7 +81,7 @@ export function createDnsWorkers(options: DnsServerOptions, deps: DnsWorkersDeps
   /** Starts the worker of `slot`; resolves when its sockets are bound, rejects when they cannot be. */
   const spawn = (slot: Slot) => new Promise<Addresses>((resolve, reject) => {
     const data: WorkerData = { index: slot.index, options, listen, snapshot: deps.routing.current(), counters: slot.buffer, logLevel: deps.logger.level };
-    const worker = new Worker(new URL('./worker-thread.ts', import.meta.url), { workerData: data, name: `dns-${slot.index}` });
+    const worker = new Worker(workerBootstrap(), { eval: true, workerData: data, name: `dns-${slot.index}` });
     // Counted (and sent every snapshot) from now on: a worker that is still starting holds back
     // awaitGeneration like the others, so it can never start answering from an older table.
     slot.worker = worker;
