@@ -78,16 +78,17 @@ try {
   }));
   const all = specs(Object.values(LIBRARIES));
   const allRss = rssOf(all);
-  const rows: string[][] = [['bare Node (no import)', bare.toFixed(1), ''], ['TypeScript stripper (first .ts import, no compile cache)', '', (stripped - bare).toFixed(1)]];
-  for (const name of Object.keys(LIBRARIES)) {
+  const rows: string[][] = [['bare Node (no import)', bare.toFixed(1), '', ''], ['TypeScript stripper (first .ts import, no compile cache)', '', (stripped - bare).toFixed(1), '']];
+  for (const [name, spec] of Object.entries(LIBRARIES)) {
     const without = specs(Object.entries(LIBRARIES).filter(([n]) => n !== name).map(([, s]) => s));
-    rows.push([name, '', (allRss - rssOf(without)).toFixed(1)]);
+    rows.push([name, '', (rssOf(specs([spec])) - bare).toFixed(1), (allRss - rssOf(without)).toFixed(1)]);
   }
-  rows.push(['all of the above together', allRss.toFixed(1), (allRss - bare).toFixed(1)]);
-  for (const [name, spec] of Object.entries(ON_DEMAND)) rows.push([`${name} (on demand only)`, '', (rssOf([...all, ...specs([spec])]) - allRss).toFixed(1)]);
+  rows.push(['all of the above together', allRss.toFixed(1), (allRss - bare).toFixed(1), '']);
+  for (const [name, spec] of Object.entries(ON_DEMAND)) rows.push([`${name} (on demand only)`, '', (rssOf(specs([spec])) - bare).toFixed(1), (rssOf([...all, ...specs([spec])]) - allRss).toFixed(1)]);
   console.log('');
-  console.log(markdownTable(['what', 'RSS (MiB)', 'share (MiB)'], rows));
-  console.log(`\nshare: RSS with every library minus RSS without this one (on demand: with it added), median of ${ROUNDS}; Node ${process.version}`);
+  console.log(markdownTable(['what', 'RSS (MiB)', 'alone (MiB)', 'on top of the rest (MiB)'], rows));
+  console.log(`\nalone: RSS importing only it, minus bare Node (includes the Node built-ins it loads, e.g. node:http, tls);`);
+  console.log(`on top of the rest: RSS with every library minus RSS without this one (on demand: with it added). Median of ${ROUNDS}; Node ${process.version}`);
 } finally {
   await cleanup.run();
 }
