@@ -77,5 +77,6 @@ state: { file: ./state.json }
     const replies = [...metrics.matchAll(/^switchyard_dns_queries_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
     assert.ok(replies >= 4 * 32, `the metrics count the workers' replies: ${replies}`);
     assert.match(sy.logs(), /DNS answered by 2 worker threads/);
+    assert.equal(await sy.stop(), 0, `a clean shutdown closes both workers\n${sy.logs().slice(-2000)}`);
   });
 });
