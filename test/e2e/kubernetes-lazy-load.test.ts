@@ -69,7 +69,7 @@ test('serve with a kubernetes probe loads @kubernetes/client-node and probes thr
   assert.ok(fake.requests().some((r) => r.method === 'GET' && r.path === '/readyz'), 'the kubernetes probe asked the API server');
 });
 
-test('serve with http probes and no database step loads neither pg nor undici\'s index, only its pool', { timeout: 30_000 }, async () => {
+test('serve with http probes and no database step loads neither pg, undici\'s index nor ajv, only undici\'s pool', { timeout: 30_000 }, async () => {
   const urls = await modulesLoaded(`
   - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "http://127.0.0.2:1/healthz" } }] }
   - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "http://127.0.0.3:1/healthz" } }] }
@@ -79,4 +79,6 @@ test('serve with http probes and no database step loads neither pg nor undici\'s
   assert.deepEqual(index, [], 'undici\'s index was loaded');
   const pg = urls.filter((u) => /\/node_modules\/pg(-[a-z]+)?\//.test(u));
   assert.deepEqual(pg, [], `pg was loaded: ${pg.slice(0, 3).join(', ')}`);
+  const ajv = urls.filter((u) => u.includes('/node_modules/ajv/') || u.includes('/node_modules/@fastify/ajv-compiler/'));
+  assert.deepEqual(ajv, [], `fastify's schema compiler was loaded for an admin API without schemas: ${ajv.slice(0, 3).join(', ')}`);
 });
