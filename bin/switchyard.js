@@ -6,5 +6,11 @@ if (major < 24) {
   process.stderr.write(`switchyard needs Node.js 24 or newer (this is Node.js ${process.versions.node}): run it as \`npx switchyard ...\` after \`npm ci\`, which brings Node 24\n`);
   process.exit(1);
 }
+// The compile cache keeps the stripped sources (and V8's code cache) on disk, so later starts
+// neither strip again nor load the stripper (about 16 MiB of a running switchyard). Where the
+// cache folder cannot be written, Node runs on without it. Imported after the version check:
+// a static import would fail on an old Node before the check could say why.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache();
 const { runCli } = await import('../src/cli/main.ts');
 process.exitCode = await runCli(process.argv.slice(2));

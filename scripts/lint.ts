@@ -30,7 +30,7 @@ const area = (file: string): string | undefined => {
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
   dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
-  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
+  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts'].includes(t) || (t === 'routing' && typeOnly),
   routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts'].includes(t),
   config: (t) => ['errors.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',

@@ -6,7 +6,7 @@ import type { Logger } from './log.ts';
 import { createFileStore, createRouting, createStateLock, type StoreEvent } from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
-import { createDnsServer } from './dns/index.ts';
+import { createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import { createDatabaseObserver, createFailoverController, createNotifier, createPositionFile, createStep, positionsFileFor } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
@@ -115,6 +115,15 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const kube = config.clusters.some((c) => c.kubernetes !== undefined) ? await import('./kubernetes.ts') : undefined;
   const kubernetesClientsFor: KubernetesClientsFor | undefined = kube && ((cluster: ClusterConfig) => kube.createKubernetesClients(cluster.kubernetes!, { cache: kubernetesClients }));
   const health = createHealthMonitor({ clusters: config.clusters, health: config.health }, { logger, registry, kubernetesClientsFor });
+  // Addresses from a Service or Ingress: watched in the cluster's own context; DNS rebuilds its answers on a change.
+  const addressBook = kubernetesClientsFor && config.clusters.some((c) => c.addressesFrom !== undefined)
+    ? createAddressBook({ clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
+  // dns.workers > 1: worker threads answer; switch-traffic is journaled done only once all of
+  // them serve the new generation (in-process answers swap synchronously on the commit itself).
+  const dnsOptions = { zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns };
+  const dnsWorkers = config.dns.workers > 1 ? createDnsWorkers(dnsOptions, { routing, logger, registry, workers: config.dns.workers }) : undefined;
+  const dns = dnsWorkers ?? createDnsServer(dnsOptions, { routing, logger, registry, addresses: addressBook });
   // The source database's WAL position, recorded every health interval beside the state file,
   // judges a promotion when the source no longer answers (postgres-promote).
   const observer = createDatabaseObserver({ clusters: config.clusters, intervalMs: config.health.interval, timeoutMs: Math.max(1000, config.health.timeout) }, {
@@ -137,12 +146,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     logger,
     registry,
     notify: notifier,
+    awaitTraffic: dnsWorkers && ((generation, signal) => dnsWorkers.awaitGeneration(generation, signal)),
   });
-  // Addresses from a Service or Ingress: watched in the cluster's own context; DNS rebuilds its answers on a change.
-  const addressBook = kubernetesClientsFor && config.clusters.some((c) => c.addressesFrom !== undefined)
-    ? createAddressBook({ clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
-    : undefined;
-  const dns = createDnsServer({ zone: config.zone, hostnames: config.hostnames, clusters: config.clusters, dns: config.dns }, { routing, logger, registry, addresses: addressBook });
   const clustersNow = () => {
     if (!addressBook) return config.clusters;
     const now = addressBook.current();

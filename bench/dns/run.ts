@@ -12,7 +12,8 @@
 //   QPS=0            dnsperf -Q (0: no limit)
 //   EDNS=1           dnsperf -e (queries carry an OPT record, as real resolvers' do)
 //   QUERIES=a        a: "app.example.com A" only (the headline); mix: adds AAAA (no data), SOA, NS, NXDOMAIN
-//   SERVERS=switchyard,knot,gdnsd
+//   SERVERS=switchyard,node-dgram,switchyard-w2,knot,gdnsd   (node-dgram: the anchor, bench/dns/node-dgram.ts;
+//                    switchyard-w2: dns.workers 2 on both CPUs, sharing dnsperf's)
 //   SERVER_CPU=0 CLIENT_CPU=1
 //   START_TIMEOUT=30 seconds a server has to start and give the expected answer
 //   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
@@ -104,11 +105,11 @@ async function main(): Promise<number> {
         const tag = `[${round}/${knobs.rounds}] ${name}`;
         const dir = join(tmp, `${name}-${round}`);
         mkdirSync(dir);
-        const profileDir = name === 'switchyard' && knobs.profile ? join(dir, 'profile') : undefined;
+        const profileDir = name.startsWith('switchyard') && knobs.profile ? join(dir, 'profile') : undefined;
         const port = await freePort();
-        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, health, cleanup, profileDir });
-        const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs);
-        log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA; NS reply ${nsGlue ? 'with' : 'without'} glue`);
+        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, clientCpu: knobs.clientCpu, health, cleanup, profileDir });
+        const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs, SERVERS[name].answersZone);
+        log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA${SERVERS[name].answersZone ? `; NS reply ${nsGlue ? 'with' : 'without'} glue` : ''}`);
         const idleRssKiB = rssKiB(server.pid);
         const hits0 = checks(health);
         if (knobs.warmup > 0) {

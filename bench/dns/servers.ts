@@ -1,6 +1,7 @@
 // The servers under test. Each writes its own configuration into a temp folder, serving the zone
 // from zone.ts on 127.0.0.1:PORT, and is started pinned to one core.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, NODE, REPO } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
@@ -9,13 +10,14 @@ import type { Child, Cleanup } from '../support/processes.ts';
 import { commandOutput, versionOf, type Tool } from '../support/tools.ts';
 import { HOST, MBOX, NS, PRIMARY, SECONDARY, SOA_TIMERS, TTL, ZONE, zoneFile } from './zone.ts';
 
-export const SERVER_NAMES = ['switchyard', 'knot', 'gdnsd'] as const;
+export const SERVER_NAMES = ['switchyard', 'node-dgram', 'switchyard-w2', 'knot', 'gdnsd'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface StartContext {
   dir: string;              // an empty folder of this server's own
   port: number;             // UDP and TCP, 127.0.0.1
   cpu: string;              // taskset CPU list
+  clientCpu: string;        // dnsperf's CPU: switchyard-w2 runs its second worker there, sharing it with dnsperf
   health: HealthPair;       // on PRIMARY and SECONDARY
   cleanup: Cleanup;
   profileDir: string | undefined;   // switchyard only: write a V8 CPU profile there
@@ -25,17 +27,22 @@ export interface ServerUnderTest {
   name: ServerName;
   /** Executables it needs, with the Debian package that brings each. */
   needs: Tool[];
+  /** false: answers only the benchmark's query (the anchor), so the NS check is skipped. */
+  answersZone: boolean;
   /** One line: what runs, which version, how it is set up. */
   describe(): string;
   start(ctx: StartContext): Promise<Child>;
 }
 
-const switchyard: ServerUnderTest = {
-  name: 'switchyard',
+const switchyardWith = (name: 'switchyard' | 'switchyard-w2', workers: number): ServerUnderTest => ({
+  name,
   needs: [],
+  answersZone: true,
   describe() {
     const rev = commandOutput('git', ['-C', REPO, 'describe', '--always', '--dirty']).trim();
-    return `switchyard ${rev} on Node ${process.version}: dns.rateLimit.responsesPerSecond 0 (rate limiting off), log level warn`;
+    return workers === 1
+      ? `switchyard ${rev} on Node ${process.version}: dns.rateLimit.responsesPerSecond 0 (rate limiting off), log level warn`
+      : `switchyard-w2: the same with dns.workers ${workers}, pinned to both the server's and dnsperf's CPU (the load generator and the workers share the cores)`;
   },
   async start(ctx) {
     const adminPort = await freePort();
@@ -59,7 +66,7 @@ const switchyard: ServerUnderTest = {
       probe(SECONDARY),
       'health: { interval: 1s, timeout: 500ms, fall: 3, rise: 2 }',
       'failover: { automatic: true, steps: [switch-traffic] }',
-      `dns: { listen: ["127.0.0.1:${ctx.port}"], rateLimit: { responsesPerSecond: 0 } }`,
+      `dns: { listen: ["127.0.0.1:${ctx.port}"], rateLimit: { responsesPerSecond: 0 }, workers: ${workers} }`,
       `admin: { listen: "127.0.0.1:${adminPort}" }`,
       `state: { file: ${join(ctx.dir, 'state.json')} }`,
       'log: { level: warn }',
@@ -68,13 +75,15 @@ const switchyard: ServerUnderTest = {
     const file = join(ctx.dir, 'switchyard.yaml');
     writeFileSync(file, config);
     const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-    return ctx.cleanup.spawn('switchyard', NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cpu: ctx.cpu, cwd: ctx.dir });
+    return ctx.cleanup.spawn(name, NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
   },
-};
+});
+const switchyard = switchyardWith('switchyard', 1);
 
 const knot: ServerUnderTest = {
   name: 'knot',
   needs: [{ name: 'knotd', pkg: 'knot' }],
+  answersZone: true,
   describe: () => `Knot DNS ${versionOf('knotd', ['-V'], /version (\S+)/)}: udp-workers 1, tcp-workers 1, background-workers 1, static A record`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'run'));
@@ -111,6 +120,7 @@ const knot: ServerUnderTest = {
 const gdnsd: ServerUnderTest = {
   name: 'gdnsd',
   needs: [{ name: 'gdnsd', pkg: 'gdnsd' }],
+  answersZone: true,
   describe: () => `gdnsd ${versionOf('gdnsd', ['-V'], /gdnsd version (\S+)/)}: udp_threads 1, tcp_threads 1, ${HOST} DYNA simplefo (${PRIMARY} / ${SECONDARY}, http_status monitor)`,
   async start(ctx) {
     mkdirSync(join(ctx.dir, 'zones'));
@@ -140,4 +150,15 @@ const gdnsd: ServerUnderTest = {
   },
 };
 
-export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, knot, gdnsd };
+const nodeDgram: ServerUnderTest = {
+  name: 'node-dgram',
+  needs: [],
+  answersZone: false,
+  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts)`,
+  async start(ctx) {
+    // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's.
+    return ctx.cleanup.spawn('node-dgram', NODE, [join(REPO, 'bench/dns/node-dgram.ts')], { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
+  },
+};
+
+export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, 'node-dgram': nodeDgram, 'switchyard-w2': switchyardWith('switchyard-w2', 2), knot, gdnsd };

@@ -1,5 +1,4 @@
 // A small client of the admin API for the CLI commands (status, failover, failback, drill).
-import { request } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 
 export interface AdminClient {
@@ -37,6 +36,8 @@ export function createAdminClient(options: { baseUrl: string; token: string | un
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res;
     try {
+      // Loaded here, not at import: `serve` imports this module too and never calls it.
+      const { request } = await import('undici');
       res = await request(`${base}${path}`, {
         method,
         headers: {

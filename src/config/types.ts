@@ -121,6 +121,8 @@ export interface DnsConfig {
   maxUdpSize: number;
   rateLimit: { responsesPerSecond: number; slip: number; window: number; ipv4PrefixLength: number; ipv6PrefixLength: number };
   tcp: { idleTimeout: number; maxConnections: number; maxConnectionsPerSource: number; messageTimeout: number };
+  /** 1: answered on the main thread; more: that many worker threads, each with its own reusePort sockets. */
+  workers: number;
 }
 
 export interface ProxyConfig {

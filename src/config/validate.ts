@@ -45,6 +45,11 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   const parity = root.parity === undefined || root.parity === null ? undefined : readParity(root.parity, clusters, issues);
   if (failover?.prechecks?.includes('parity') && root.parity === undefined) issues.push({ path: 'failover.prechecks', message: 'parity needs a parity section naming what to compare' });
   const dns = readDns(root.dns ?? {}, issues);
+  // Worker threads rebuild their answers from the routing state alone; addresses watched from
+  // Kubernetes reach only the main thread's answer table.
+  if (dns && dns.workers > 1 && clusters?.some((c) => c.addressesFrom !== undefined)) {
+    issues.push({ path: 'dns.workers', message: 'must be 1 while a cluster takes its addresses from a Service or Ingress (worker threads do not follow them yet)' });
+  }
   const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, hostnames, issues);
   const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
   const state = readState(root.state ?? {}, issues, abs);
@@ -500,7 +505,7 @@ function readNotify(v: unknown, issues: Issues): NotifyConfig[] | undefined {
 }
 
 function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
-  const r = mapping(v, 'dns', issues, ['listen', 'maxUdpSize', 'rateLimit', 'tcp']);
+  const r = mapping(v, 'dns', issues, ['listen', 'maxUdpSize', 'rateLimit', 'tcp', 'workers']);
   if (!r) return undefined;
   const items = r.listen === undefined ? ['127.0.0.1:5353'] : list(r.listen, 'dns.listen', issues, 1) ?? [];
   const listen = items.map((a, i) => listenAddress(a, join('dns.listen', i), issues)).filter((a): a is ListenAddress => a !== undefined);
@@ -517,10 +522,11 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   const maxConnections = tcpRec.maxConnections === undefined ? 1000 : int(tcpRec.maxConnections, 'dns.tcp.maxConnections', issues, 1, 1_000_000);
   const maxConnectionsPerSource = tcpRec.maxConnectionsPerSource === undefined ? Math.min(32, maxConnections ?? 32) : int(tcpRec.maxConnectionsPerSource, 'dns.tcp.maxConnectionsPerSource', issues, 1, 1_000_000);
   const messageTimeout = tcpRec.messageTimeout === undefined ? 2000 : duration(tcpRec.messageTimeout, 'dns.tcp.messageTimeout', issues, 10, 600_000);
-  if (listen.length !== items.length || maxUdpSize === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
+  const workers = r.workers === undefined ? 1 : int(r.workers, 'dns.workers', issues, 1, 64);
+  if (listen.length !== items.length || maxUdpSize === undefined || workers === undefined || responsesPerSecond === undefined || slip === undefined || window === undefined
     || ipv4PrefixLength === undefined || ipv6PrefixLength === undefined || idleTimeout === undefined || maxConnections === undefined
     || maxConnectionsPerSource === undefined || messageTimeout === undefined) return undefined;
-  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections, maxConnectionsPerSource, messageTimeout } };
+  return { listen, maxUdpSize, rateLimit: { responsesPerSecond, slip, window, ipv4PrefixLength, ipv6PrefixLength }, tcp: { idleTimeout, maxConnections, maxConnectionsPerSource, messageTimeout }, workers };
 }
 
 function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {

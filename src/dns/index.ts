@@ -2,7 +2,8 @@ export { createDnsServer, type DnsServer, type DnsServerOptions, type DnsServerD
 export { buildAnswerTable, lookup, INFRASTRUCTURE_TTL, type AddressSource, type AnswerTable, type AnswerTableInput, type NameEntry } from './answer-table.ts';
 export { createResponder, type Responder, type ResponderDeps } from './responder.ts';
 export { createRateLimiter, prefixKey, VERDICT, DEFAULT_MAX_ENTRIES, type RateLimiter, type Verdict } from './rate-limit.ts';
-export { createDnsMetrics, TRANSPORT, type DnsMetrics, type Transport, type DropReason } from './metrics.ts';
+export { createDnsWorkers, type DnsWorkers, type DnsWorkersDeps } from './workers.ts';
+export { createDnsMetrics, createDnsCounters, registerDnsMetrics, COUNTER_SLOTS, TRANSPORT, type DnsMetrics, type Transport, type DropReason } from './metrics.ts';
 export { serveTcpConnection } from './tcp-connection.ts';
 export {
   parseQuery, createQuery, assembleReply, udpLimit, inZone, encodeName,

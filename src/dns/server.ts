@@ -8,7 +8,7 @@ import { SwitchyardError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSnapshot, RoutingSource } from '../routing/types.ts';
 import { buildAnswerTable, type AddressSource, type AnswerTable } from './answer-table.ts';
-import { TRANSPORT, createDnsMetrics } from './metrics.ts';
+import { TRANSPORT, createDnsMetrics, type DnsMetrics } from './metrics.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createResponder } from './responder.ts';
 import { serveTcpConnection, type TcpConnection } from './tcp-connection.ts';
@@ -17,7 +17,11 @@ export interface DnsServerOptions { zone: ZoneConfig; hostnames: string[]; clust
 export interface DnsServerDeps {
   routing: RoutingSource;
   logger: Logger;
-  registry: Registry;
+  /** Where the DNS metrics are registered; a worker thread passes `metrics` (its shared counters) instead. */
+  registry?: Registry;
+  metrics?: DnsMetrics;
+  /** SO_REUSEPORT on every socket: several threads answer on the same addresses (dns.workers > 1). */
+  reusePort?: boolean;
   /** Clusters' addresses that can change (from Kubernetes); absent: the configured addresses. */
   addresses?: AddressSource;
   now?: () => number;
@@ -30,6 +34,8 @@ export interface DnsServer {
   close(): Promise<void>;
   /** As bound (port 0 resolved). */
   addresses(): { udp: Array<{ address: string; port: number }>; tcp: Array<{ address: string; port: number }> };
+  /** The routing generation of the answer table in use. */
+  generation(): number;
 }
 
 /** Largest kernel socket buffers asked for (the kernel caps them at net.core.[rw]mem_max). */
@@ -53,7 +59,9 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   const now = deps.now ?? Date.now;
   const { dns } = options;
   const rateLimiter = dns.rateLimit.responsesPerSecond > 0 ? createRateLimiter(dns.rateLimit) : null;
-  const metrics = createDnsMetrics(deps.registry, { rateLimitEntries: () => rateLimiter?.size() ?? 0 });
+  const metrics = deps.metrics ?? (deps.registry && createDnsMetrics(deps.registry));
+  if (metrics === undefined) throw new TypeError('createDnsServer needs a registry or metrics');
+  const reusePort = deps.reusePort === true;
 
   const input = () => (deps.addresses ? { ...options, addresses: deps.addresses.current() } : options);
   let table: AnswerTable = buildAnswerTable(input(), deps.routing.current());
@@ -139,7 +147,7 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   };
 
   const bindUdp = (l: ListenAddress, port: number) => new Promise<UdpSocket>((resolve, reject) => {
-    const socket = createSocket({ type: l.family === 6 ? 'udp6' : 'udp4', ipv6Only: l.family === 6, lookup: literalLookup });
+    const socket = createSocket({ type: l.family === 6 ? 'udp6' : 'udp4', ipv6Only: l.family === 6, lookup: literalLookup, reusePort });
     socket.once('error', (err) => { socket.close(); reject(err); });
     socket.bind({ address: l.host, port, exclusive: true }, () => {
       socket.removeAllListeners('error');
@@ -164,7 +172,7 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
   const bindTcp = (l: ListenAddress, port: number) => new Promise<Server>((resolve, reject) => {
     const server = createServer({ noDelay: true }, onConnection);
     server.once('error', reject);
-    server.listen({ host: l.host, port, ipv6Only: l.family === 6, exclusive: true }, () => {
+    server.listen({ host: l.host, port, ipv6Only: l.family === 6, exclusive: true, reusePort }, () => {
       server.removeAllListeners('error');
       server.on('error', (err) => logger.warn({ err, listen: show(l) }, `DNS TCP listener error on ${show(l)}: ${describeError(err)}`));
       resolve(server);
@@ -228,6 +236,7 @@ export function createDnsServer(options: DnsServerOptions, deps: DnsServerDeps):
         `DNS serving ${options.zone.name} on ${bound.join(', ')} (udp+tcp), answers from ${table.active}`);
     },
     close: closeAll,
+    generation: () => table.generation,
     addresses() {
       const udp = udpSockets.map((s) => { const a = s.address(); return { address: a.address, port: a.port }; });
       const tcp = tcpServers.map((s) => { const a = s.address() as { address: string; port: number }; return { address: a.address, port: a.port }; });

@@ -63,6 +63,12 @@ export interface FailoverDeps {
   notify?: Notifier;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Resolves once every answering thread serves routing generation `generation` or later (DNS or
+   * proxy worker threads). When given, switch-traffic commits the new active, awaits this, and only
+   * then journals itself done; without it the move and its journal entry are one write.
+   */
+  awaitTraffic?: (generation: number, signal: AbortSignal) => Promise<void>;
 }
 
 const PRECHECK_RETRY_MS = 5000;
@@ -234,7 +240,14 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
           const outcome: StepOutcome | void = await runWithTimeout((signal) => step.run(runContext(t, step, index, attempt, signal)), step.config.timeout, shutdown.signal, name);
           stepSeconds.labels(name, 'done').observe((now() - started) / 1000);
           const detail = outcome?.detail;
-          if (step.config.type === 'switch-traffic') {
+          if (step.config.type === 'switch-traffic' && deps.awaitTraffic !== undefined) {
+            // Committed first (once: a resumed step finds it done), journaled done only when every
+            // answering thread has acknowledged a generation that carries it.
+            const switched = routing.state().active === t.to ? routing.state() : await commit((s) => ({ ...s, active: t.to }));
+            await runWithTimeout((signal) => deps.awaitTraffic!(switched.generation, signal), step.config.timeout, shutdown.signal, name);
+            await journal({ step: name, index, phase: 'done', attempt, detail: `traffic now goes to ${t.to}` });
+            log.warn({ from: t.from, to: t.to, epoch: t.epoch, generation: switched.generation }, `traffic switched ${t.from}→${t.to} (epoch ${t.epoch}), acknowledged by every answering thread`);
+          } else if (step.config.type === 'switch-traffic') {
             // The move itself and its journal entry are one write: traffic switches exactly once.
             await commit((s) => ({ ...s, active: t.to, transition: { ...s.transition!, journal: [...s.transition!.journal, { step: name, index, phase: 'done', attempt, at: new Date(now()).toISOString(), detail: `traffic now goes to ${t.to}` }] } }));
             log.warn({ from: t.from, to: t.to, epoch: t.epoch }, `traffic switched ${t.from}→${t.to} (epoch ${t.epoch})`);

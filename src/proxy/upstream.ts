@@ -1,7 +1,7 @@
 // One upstream per cluster: its keep-alive undici Pool (HTTP/1.1), the Host value it sends, its
 // metric children and its open tunnels, all resolved once so the request path only reads fields.
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool } from '../undici-parts.ts';
 import type { ClusterConfig, ProxyConfig } from '../config/types.ts';
 import type { ClusterMetrics } from './metrics.ts';
 

@@ -1,5 +1,6 @@
 // @kubernetes/client-node costs about 85 MiB of memory, so `switchyard serve` loads it only when
-// a cluster has kubernetes settings. The real command runs with a preload that records every
+// a cluster has kubernetes settings; pg (about 7 MiB) only when a database step runs, and of
+// undici (about 14 MiB whole) only the pool, connector and request parts (src/undici-parts.ts). The real command runs with a preload that records every
 // module it loads (test/support/record-loads.ts), from start to a clean SIGTERM shutdown.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,4 +67,18 @@ test('serve with a kubernetes probe loads @kubernetes/client-node and probes thr
 `);
   assert.ok(urls.some((u) => u.includes(CLIENT_NODE)), 'client-node was loaded');
   assert.ok(fake.requests().some((r) => r.method === 'GET' && r.path === '/readyz'), 'the kubernetes probe asked the API server');
+});
+
+test('serve with http probes and no database step loads neither pg, undici\'s index nor ajv, only undici\'s pool', { timeout: 30_000 }, async () => {
+  const urls = await modulesLoaded(`
+  - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "http://127.0.0.2:1/healthz" } }] }
+  - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "http://127.0.0.3:1/healthz" } }] }
+`);
+  assert.ok(urls.some((u) => u.endsWith('/node_modules/undici/lib/dispatcher/pool.js')), 'the http probes loaded undici\'s pool');
+  const index = urls.filter((u) => u.endsWith('/node_modules/undici/index.js') || u.endsWith('/node_modules/undici/index-fetch.js'));
+  assert.deepEqual(index, [], 'undici\'s index was loaded');
+  const pg = urls.filter((u) => /\/node_modules\/pg(-[a-z]+)?\//.test(u));
+  assert.deepEqual(pg, [], `pg was loaded: ${pg.slice(0, 3).join(', ')}`);
+  const ajv = urls.filter((u) => u.includes('/node_modules/ajv/') || u.includes('/node_modules/@fastify/ajv-compiler/'));
+  assert.deepEqual(ajv, [], `fastify's schema compiler was loaded for an admin API without schemas: ${ajv.slice(0, 3).join(', ')}`);
 });

@@ -22,6 +22,7 @@ export const dnsConfig = (over: Partial<DnsConfig> = {}): DnsConfig => ({
   maxUdpSize: 1232,
   rateLimit: { responsesPerSecond: 0, slip: 2, window: 15_000, ipv4PrefixLength: 24, ipv6PrefixLength: 56 },
   tcp: TCP_DEFAULTS,
+  workers: 1,
   ...over,
 });
 

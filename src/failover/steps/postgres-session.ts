@@ -2,7 +2,7 @@
 // on every path, torn down at once when the step's signal aborts. Connection failures become
 // SWY_FAILOVER_DB_UNREACHABLE (nothing answered, or the server is not accepting connections)
 // or SWY_FAILOVER_DB_REJECTED (the server answered and said no).
-import pg from 'pg';
+import type pg from 'pg';
 import { SwitchyardError } from '../../errors.ts';
 
 export interface PgSessionOptions {
@@ -29,8 +29,8 @@ export function describeDatabase(url: string): string {
 // A server error other than class 08 (connection exception) or 57 (operator intervention:
 // shutting down, starting up, in crash recovery) means the server is there and said no; socket
 // errors and timeouts mean nothing usable answered.
-function isUnreachable(err: unknown): boolean {
-  if (!(err instanceof pg.DatabaseError)) return true;
+function isUnreachable(pgModule: typeof pg, err: unknown): boolean {
+  if (!(err instanceof pgModule.DatabaseError)) return true;
   const code = err.code ?? '';
   return code.startsWith('08') || code.startsWith('57');
 }
@@ -60,7 +60,10 @@ export async function withPgSession<T>(options: PgSessionOptions, fn: (query: Pg
   const { signal } = options;
   signal.throwIfAborted();
   const where = describeDatabase(options.url);
-  const client = new pg.Client({
+  // pg (about 7 MiB of a running switchyard) is loaded by the first database step, not at start.
+  const pgModule = (await import('pg')).default;
+  signal.throwIfAborted();
+  const client = new pgModule.Client({
     connectionString: options.url,
     connectionTimeoutMillis: Math.max(1, Math.round(options.connectTimeoutMs)),
     statement_timeout: Math.max(1, Math.round(options.statementTimeoutMs)),
@@ -78,7 +81,7 @@ export async function withPgSession<T>(options: PgSessionOptions, fn: (query: Pg
     } catch (err) {
       signal.throwIfAborted();
       const code = errorCode(err);
-      if (isUnreachable(err)) {
+      if (isUnreachable(pgModule, err)) {
         throw new SwitchyardError('SWY_FAILOVER_DB_UNREACHABLE', `database ${where} unreachable: ${errorText(err)}`, { database: where, cause: code ?? errorText(err) }, { cause: err });
       }
       throw new SwitchyardError('SWY_FAILOVER_DB_REJECTED', `database ${where} refused the connection: ${errorText(err)}`, { database: where, sqlstate: code }, { cause: err });

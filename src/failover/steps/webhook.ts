@@ -12,7 +12,7 @@
 // network errors. The controller does the retries. Only the URL's
 // origin is logged: Slack-style URLs carry their secret in the path.
 import { createHmac } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { StepConfig } from '../../config/index.ts';
 import type { Logger } from '../../log.ts';
 import { SwitchyardError, describeError } from '../../errors.ts';
@@ -177,6 +177,8 @@ export async function postWebhook(target: WebhookTarget, body: string, idempoten
   const started = Date.now();
   let res: Dispatcher.ResponseData;
   try {
+    // undici's index (with its global dispatcher) is loaded on the first webhook, not at start.
+    const { request } = await import('undici');
     res = await request(target.url, {
       method: 'POST', body, headers, dispatcher: io.dispatcher, signal: io.signal,
       headersTimeout: target.timeout, bodyTimeout: target.timeout,

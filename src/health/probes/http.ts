@@ -12,7 +12,7 @@
 // else the `host` override, else the URL's host name (none for an IP literal, whose certificate
 // is then verified against the IP).
 import { readFileSync } from 'node:fs';
-import { Pool, buildConnector } from 'undici';
+import { Pool, buildConnector, request as undiciRequest, type Connector } from '../../undici-parts.ts';
 import type { Dispatcher } from 'undici';
 import type { HttpProbeConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
@@ -40,7 +40,7 @@ export function createHttpProbe(config: HttpProbeConfig): Probe {
   let pool = newPool();
 
   async function request(dispatcher: Dispatcher, signal: AbortSignal): Promise<void> {
-    const { statusCode, body } = await dispatcher.request({ path, method: config.method, headers, signal });
+    const { statusCode, body } = await undiciRequest(dispatcher, { path, method: config.method, headers, signal });
     // Errors of the body surface through dump() and iteration; destroying it must not emit an unhandled 'error'.
     body.on('error', () => undefined);
     if (!config.expectStatus.includes(statusCode)) {
@@ -76,7 +76,7 @@ export function createHttpProbe(config: HttpProbeConfig): Probe {
   };
 }
 
-function tlsConnector(config: HttpProbeConfig): buildConnector.connector {
+function tlsConnector(config: HttpProbeConfig): Connector {
   const base = buildConnector({
     allowH2: false,
     rejectUnauthorized: !config.insecureSkipVerify,

@@ -116,3 +116,8 @@ failover:
     'failover.steps[1].cnpg-promote.clusters: names no CloudNativePG Cluster for cluster west',
   ]);
 });
+
+test('dns.workers above 1 is refused while addresses come from Kubernetes (workers would not follow them)', () => {
+  assert.deepEqual(issuesOf(`${head}${kubeClusters}dns: { workers: 2 }\n`), ['dns.workers: must be 1 while a cluster takes its addresses from a Service or Ingress (worker threads do not follow them yet)']);
+  assert.deepEqual(issuesOf(`${head}${kubeClusters}dns: { workers: 1 }\n`), []);
+});

@@ -59,13 +59,13 @@ const stepFactory = (rec: Recorder) => (config: StepConfig): Step => ({
   },
 });
 
-async function setup(opts: { steps?: string; file?: string; health?: Record<string, boolean | null>; rec?: Recorder } = {}) {
+async function setup(opts: { steps?: string; file?: string; health?: Record<string, boolean | null>; rec?: Recorder; awaitTraffic?: (generation: number, signal: AbortSignal) => Promise<void> } = {}) {
   const config = configWith(opts.steps ?? STEPS);
   const file = opts.file ?? join(mkdtempSync(join(tmpdir(), 'swy-ctl-')), 'state.json');
   const routing = await createRouting({ store: createFileStore({ file }), clusters: ['east', 'west'] });
   const health = fakeHealth(opts.health ?? { east: true, west: true });
   const rec = opts.rec ?? recorder();
-  const controller = createFailoverController({ config }, { routing, health, createStep: stepFactory(rec), logger, registry: new Registry(), sleep: async () => {} });
+  const controller = createFailoverController({ config }, { routing, health, createStep: stepFactory(rec), logger, registry: new Registry(), sleep: async () => {}, awaitTraffic: opts.awaitTraffic });
   return { config, file, routing, health, rec, controller };
 }
 
@@ -263,4 +263,37 @@ test('a state write that fails mid-transition leaves it to be resumed by the nex
   assert.equal(routing.state().state, 'failed-over');
   assert.deepEqual(rec.calls.map((c) => c.split('@')[0]), ['scale#1', 'promote#1', 'notify#1'], 'nothing finished runs twice');
   await controller.stop();
+});
+
+test('with awaitTraffic, switch-traffic commits the new active, waits for the acknowledgement of its generation, then journals done; a resumed step waits again without moving twice', async () => {
+  const acks: Array<{ generation: number; release: () => void }> = [];
+  const awaitTraffic = (generation: number) => new Promise<void>((resolve) => { acks.push({ generation, release: resolve }); });
+  const first = await setup({ awaitTraffic });
+  first.controller.start();
+  const moving = first.controller.failover({ to: 'west', reason: 'planned', force: false }).catch((e) => e);
+  for (let i = 0; i < 200 && acks.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(acks.length, 1, 'switch-traffic waits for the acknowledgement');
+  const committed = first.routing.state();
+  assert.equal(committed.active, 'west', 'the new active is committed before the wait');
+  assert.equal(acks[0].generation, committed.generation, 'it waits for the generation that carries the new active');
+  assert.deepEqual(phases(first.routing).slice(-1), ['switch-traffic:started'], 'not journaled done before the acknowledgement');
+
+  // "Crash" while waiting: a second controller on the same state resumes the step.
+  const second = await setup({ file: first.file, awaitTraffic });
+  const flips: string[] = [];
+  second.routing.subscribe((s) => flips.push(s.active));
+  second.controller.start();
+  for (let i = 0; i < 200 && acks.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(acks.length, 2, 'the resumed step waits for the acknowledgement again');
+  assert.equal(acks[1].generation, second.routing.state().generation, 'of the generation in force: nothing was committed again');
+  assert.deepEqual(phases(second.routing).filter((p) => p.startsWith('switch-traffic')), ['switch-traffic:started', 'switch-traffic:started']);
+  acks[1].release();
+  await second.controller.idle();
+  assert.deepEqual(phases(second.routing).filter((p) => p.startsWith('switch-traffic')), ['switch-traffic:started', 'switch-traffic:started', 'switch-traffic:done']);
+  assert.equal(second.routing.state().state, 'failed-over');
+  assert.ok(flips.every((a) => a === 'west'), `active never went back: ${flips.join(',')}`);
+  await second.controller.stop();
+  acks[0].release();
+  await moving;
+  await first.controller.stop();
 });

@@ -1,0 +1,20 @@
+// The parts of undici the serving process uses: the pool, the connector and the request API,
+// loaded from undici's own files. undici's index loads every part it has (fetch, WebSocket,
+// caches, mocks, proxy agents): about 14 MiB of a running switchyard, for nothing it uses
+// (docs/benchmarks.md, "Memory"). The classes are undici's own, so its types describe them.
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+const require = createRequire(import.meta.url);
+
+export const Pool: typeof Undici.Pool = require('undici/lib/dispatcher/pool.js');
+export type Pool = Undici.Pool;
+export const buildConnector: typeof Undici.buildConnector = require('undici/lib/core/connect.js');
+export type Connector = Undici.buildConnector.connector;
+
+const apiRequest: (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData> = require('undici/lib/api/api-request.js');
+
+/** `dispatcher.request(options)` without undici's index (which adds request to every dispatcher). */
+export function request(dispatcher: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+  return apiRequest.call(dispatcher, options);
+}
