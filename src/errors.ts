@@ -13,6 +13,17 @@ export const ERROR_CODES = {
   SWY_STATE_UNKNOWN_CLUSTER: 'the state names an active cluster that is not in the configuration',
   SWY_STATE_WRITE: 'the state could not be written',
   SWY_STATE_CONFLICT: 'the state changed underneath this writer (generation or resourceVersion mismatch)',
+  // --- store (etcd, several instances) ---
+  SWY_STORE_UNAVAILABLE: 'no etcd endpoint answered within its timeout (refused, unreachable, no leader)',
+  SWY_STORE_OUTCOME_UNKNOWN: 'a transaction was sent to etcd but its answer was lost; it may or may not have been applied (re-read)',
+  SWY_STORE_REJECTED: 'etcd answered the request with an error (invalid request, permission denied, quota)',
+  SWY_STORE_BAD_RESPONSE: 'etcd answered with something that is not the JSON gateway\'s reply',
+  SWY_STORE_AUTH: 'etcd authentication failed (wrong user or password, or auth enabled without state.etcd.username)',
+  SWY_STORE_TLS: 'a PEM file named in state.etcd.tls cannot be read',
+  SWY_STORE_LEASE_EXPIRED: 'the etcd lease is gone (expired or revoked); whatever it held has been deleted',
+  SWY_STORE_WATCH_FAILED: 'an etcd watch stream failed; it re-opens from its revision on the next endpoint',
+  SWY_STORE_NOT_LEADER: 'a guarded write was refused: this instance no longer holds the leader key (or its term changed)',
+  SWY_STORE_ETCD_NOT_INSTALLED: 'the etcd binary needed for a local etcd (demo --instances) is not on PATH; install Debian\'s etcd-server',
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: 'the admin listener is not on loopback and no admin token is set',
   SWY_ADMIN_UNAUTHORIZED: 'missing or wrong bearer token on a mutating admin call',
