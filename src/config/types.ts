@@ -67,7 +67,13 @@ export type StepConfig = StepCommon & (
 );
 export type StepType = StepConfig['type'];
 
-export interface FailoverConfig { automatic: boolean; cooldown: number; steps: StepConfig[] }
+export interface FailoverConfig {
+  automatic: boolean;
+  cooldown: number;
+  steps: StepConfig[];
+  instances: number;               // switchyard instances expected to share the store (1: this one alone)
+  quorum: number;                  // fresh observations that must agree before an automatic failover
+}
 
 export interface DnsConfig {
   listen: ListenAddress[];
@@ -86,8 +92,20 @@ export interface ProxyConfig {
 
 export interface AdminConfig { listen: ListenAddress; token: string | undefined; shutdownDelay: number }
 
-/** Where the routing state lives. A Kubernetes state object (several instances) is planned; only the file exists today. */
-export type StateConfig = { kind: 'file'; file: string };
+export interface EtcdStateConfig {
+  kind: 'etcd';
+  endpoints: string[];             // http(s)://host:port of the etcd members
+  prefix: string;                  // key prefix, starts with / and has no trailing /
+  leaseTtl: number;                // seconds
+  tls: { ca: string | undefined; cert: string | undefined; key: string | undefined } | undefined;   // absolute paths
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** Where the routing state lives: a file (one instance) or etcd (several). */
+export type StateConfig = { kind: 'file'; file: string } | EtcdStateConfig;
+
+export interface InstanceConfig { name: string }
 
 export interface Config {
   zone: ZoneConfig;
@@ -99,5 +117,6 @@ export interface Config {
   proxy: ProxyConfig | undefined;
   admin: AdminConfig;
   state: StateConfig;
+  instance: InstanceConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
