@@ -2,7 +2,7 @@
 // member, on loopback ports from freePort() (or on given addresses inside network namespaces),
 // each with its own temporary data folder. Every wait is bounded and fails with the tail of the
 // member's log; stop() kills every member and removes the folders, also after a failed start.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,15 @@ export function etcdInstalled(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function healthy(url: string): Promise<boolean> {
+const HEALTH_SCRIPT = `fetch(process.argv[1] + '/health', { signal: AbortSignal.timeout(1000) }).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
+
+/** /health of a member; through `wrap` (inside its network namespace) when the test process cannot reach it. */
+async function healthy(url: string, wrap: string[] = []): Promise<boolean> {
+  if (wrap.length > 0) {
+    return new Promise((res) => {
+      execFile(wrap[0], [...wrap.slice(1), process.execPath, '-e', HEALTH_SCRIPT, url], { timeout: 5000 }, (err) => res(!err));
+    });
+  }
   try {
     const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
     const body = (await res.json()) as { health?: string };
@@ -83,6 +91,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   const initialCluster = defs.map((d) => `${d.name}=http://${d.host}:${d.peer}`).join(',');
 
   const spawners: (() => void)[] = [];
+  const wraps = new Map(defs.map((d) => [d.name, d.wrap]));
   const members: EtcdMember[] = defs.map((d) => {
     const dataDir = join(root, d.name);
     const logFile = join(root, `${d.name}.log`);
@@ -128,7 +137,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
         if (member.running()) return;
         spawnMember();
         const deadline = Date.now() + 30_000;
-        while (!(await healthy(clientUrl))) {
+        while (!(await healthy(clientUrl, d.wrap))) {
           if (!member.running()) throw new Error(`etcd ${d.name} exited on restart:\n${member.logTail()}`);
           if (Date.now() > deadline) throw new Error(`etcd ${d.name} not healthy 30 s after restart:\n${member.logTail()}`);
           await delay(100);
@@ -148,7 +157,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const running = members.filter((m) => m.running());
-        const states = await Promise.all(running.map((m) => healthy(m.clientUrl)));
+        const states = await Promise.all(running.map((m) => healthy(m.clientUrl, wraps.get(m.name))));
         if (states.every(Boolean)) return;
         for (const m of members) {
           if (procs.has(m.name) && !m.running()) throw new Error(`etcd ${m.name} exited:\n${m.logTail()}`);
