@@ -16,7 +16,7 @@ const USAGE = `usage: switchyard <command> [options]
   failover --to CLUSTER [--force] [--reason TEXT] [--admin URL]   planned switchover / manual failover
   failback [--force] [--reason TEXT] [--admin URL]               return to the preferred cluster
   drill    [--admin URL] [--to CLUSTER] [--timeout 60s]          measured failover exercise
-  demo                            local two-cluster demo on loopback
+  demo [--instances 3]            local two-cluster demo on loopback (--instances 3: a local etcd and three instances)
 
 --admin defaults to http://127.0.0.1:9090 (or SWITCHYARD_ADMIN_URL); mutating calls send SWITCHYARD_ADMIN_TOKEN.`;
 
