@@ -8,6 +8,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, request } from 'undici';
 import { freePort } from './ports.ts';
 
 export const ETCD_MISSING = "etcd not found: install Debian's etcd-server package (apt-get install etcd-server)";
@@ -44,6 +45,8 @@ export interface EtcdCluster {
 
 export interface EtcdClusterOptions {
   size?: number;
+  /** PEM files: client URLs become https with this server certificate, and client certificates signed by `ca` are required. */
+  tls?: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
   members?: EtcdMemberSpec[];
   /** Raft timing (ms); small values speed up leader changes in tests. */
   heartbeatInterval?: number;
@@ -57,7 +60,19 @@ export function etcdInstalled(): boolean {
 const HEALTH_SCRIPT = `fetch(process.argv[1] + '/health', { signal: AbortSignal.timeout(1000) }).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
 
 /** /health of a member; through `wrap` (inside its network namespace) when the test process cannot reach it. */
-async function healthy(url: string, wrap: string[] = []): Promise<boolean> {
+async function healthy(url: string, wrap: string[] = [], tls?: EtcdClusterOptions['tls']): Promise<boolean> {
+  if (tls) {
+    const agent = new Agent({ connect: { ca: readFileSync(tls.ca, 'utf8'), cert: readFileSync(tls.clientCert, 'utf8'), key: readFileSync(tls.clientKey, 'utf8') } });
+    try {
+      const res = await request(`${url}/health`, { dispatcher: agent, signal: AbortSignal.timeout(1000) });
+      const body = (await res.body.json()) as { health?: string };
+      return res.statusCode === 200 && body.health === 'true';
+    } catch {
+      return false;
+    } finally {
+      await agent.close();
+    }
+  }
   if (wrap.length > 0) {
     return new Promise((res) => {
       execFile(wrap[0], [...wrap.slice(1), process.execPath, '-e', HEALTH_SCRIPT, url], { timeout: 5000 }, (err) => res(!err));
@@ -95,7 +110,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   const members: EtcdMember[] = defs.map((d) => {
     const dataDir = join(root, d.name);
     const logFile = join(root, `${d.name}.log`);
-    const clientUrl = `http://${d.host}:${d.client}`;
+    const clientUrl = `${options.tls ? 'https' : 'http'}://${d.host}:${d.client}`;
     const peerUrl = `http://${d.host}:${d.peer}`;
     let started = false;
     const spawnMember = () => {
@@ -108,6 +123,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
         '--heartbeat-interval', String(options.heartbeatInterval ?? 100),
         '--election-timeout', String(options.electionTimeout ?? 1000),
         '--logger', 'zap', '--log-outputs', 'stderr',
+        ...(options.tls ? ['--cert-file', options.tls.cert, '--key-file', options.tls.key, '--trusted-ca-file', options.tls.ca, '--client-cert-auth'] : []),
       ];
       const [cmd, ...pre] = d.wrap.length > 0 ? d.wrap : ['etcd'];
       const argv = d.wrap.length > 0 ? [...pre, 'etcd', ...args] : args;
@@ -137,7 +153,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
         if (member.running()) return;
         spawnMember();
         const deadline = Date.now() + 30_000;
-        while (!(await healthy(clientUrl, d.wrap))) {
+        while (!(await healthy(clientUrl, d.wrap, options.tls))) {
           if (!member.running()) throw new Error(`etcd ${d.name} exited on restart:\n${member.logTail()}`);
           if (Date.now() > deadline) throw new Error(`etcd ${d.name} not healthy 30 s after restart:\n${member.logTail()}`);
           await delay(100);
@@ -157,7 +173,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const running = members.filter((m) => m.running());
-        const states = await Promise.all(running.map((m) => healthy(m.clientUrl, wraps.get(m.name))));
+        const states = await Promise.all(running.map((m) => healthy(m.clientUrl, wraps.get(m.name), options.tls)));
         if (states.every(Boolean)) return;
         for (const m of members) {
           if (procs.has(m.name) && !m.running()) throw new Error(`etcd ${m.name} exited:\n${m.logTail()}`);
