@@ -38,6 +38,8 @@ export interface EtcdMember {
 export interface EtcdCluster {
   members: EtcdMember[];
   endpoints: string[];
+  /** Index of the member that is etcd's raft leader now (members reachable from the test process only). */
+  leader(): Promise<number>;
   /** Waits until every running member reports healthy through /health. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -169,6 +171,16 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   const cluster: EtcdCluster = {
     members,
     endpoints: members.map((m) => m.clientUrl),
+    async leader() {
+      for (const m of members.filter((x) => x.running())) {
+        try {
+          const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) });
+          const s = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+          if (s.leader && s.leader === s.header?.member_id) return members.indexOf(m);
+        } catch { /* ask the next member */ }
+      }
+      throw new Error('no etcd member says it is the leader');
+    },
     async waitHealthy(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
