@@ -171,7 +171,6 @@ export function createLeaderElection(options: LeaderElectionOptions, deps: Leade
   };
 
   const offLost = session.onLost((why) => stepDown(why));
-  const offLease = session.onLease(() => { if (running) { clearTimeout(timer); inFlight.finally(() => schedule(0)); } });
 
   return {
     key,
@@ -184,7 +183,6 @@ export function createLeaderElection(options: LeaderElectionOptions, deps: Leade
       running = false;
       clearTimeout(timer);
       offLost();
-      offLease();
       await inFlight;
       const term = myTerm;
       stepDown('stopping');

@@ -45,7 +45,7 @@ async function oneLeader(cs: Contender[], timeoutMs = 20_000): Promise<{ leader:
   }
 }
 
-test('three contenders: exactly one leads, its term is the leader key\'s create revision; kill -9 hands over within TTL + retry', async () => {
+test('three contenders: exactly one leads, its term is the leader key\'s create revision; kill -9 hands over within TTL + retry', async (t) => {
   const p = prefix();
   const cs = ['a', 'b', 'c'].map((n) => contenders.start(n, p, TTL, etcd.endpoints));
   const { leader, term } = await oneLeader(cs);
@@ -63,6 +63,7 @@ test('three contenders: exactly one leads, its term is the leader key\'s create 
   const next = await oneLeader(rest, timing.leaseDuration + timing.retryPeriod + SLACK + 5000);
   const took = performance.now() - killedAt;
   const e = next.leader.events.findLast((x) => x.t === 'leading')!;
+  t.diagnostic(`kill -9 of the leader → new leader after ${Math.round(e.at - killedAt)} ms (lease ${timing.leaseDuration} ms, retry ${timing.retryPeriod} ms)`);
   assert.ok(e.at - killedAt <= timing.leaseDuration + timing.retryPeriod + SLACK, `new leader after ${Math.round(took)} ms (bound ${timing.leaseDuration + timing.retryPeriod + SLACK})`);
   assert.ok(next.term > term, `terms only increase (${term} → ${next.term})`);
 

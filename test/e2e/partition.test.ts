@@ -36,7 +36,7 @@ const endpointsFrom = (i: number) => [etcd.endpoints[i], ...etcd.endpoints.filte
 
 let round = 0;
 for (const mode of ['link', 'drop'] as CutMode[]) {
-  test(`the leader's site is cut off (${mode}): it stops leading and cannot commit; the majority elects; it follows after healing`, async () => {
+  test(`the leader's site is cut off (${mode}): it stops leading and cannot commit; the majority elects; it follows after healing`, async (t) => {
     const prefix = `/swy-part/${process.pid}/${++round}`;
     const a = contenders.start(`a${round}`, prefix, TTL, endpointsFrom(0), sites[0].wrap);
     const first = await a.next((e) => e.t === 'leading', 30_000);
@@ -53,9 +53,11 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
       const stopped = await a.next((e) => e.t === 'stopped', timing.renewDeadline + SLACK + 5000, from);
       assert.ok(stopped.at - cutAt <= timing.renewDeadline + SLACK, `the isolated leader stopped ${Math.round(stopped.at - cutAt)} ms after the cut (renew deadline ${timing.renewDeadline} ms)`);
 
+      t.diagnostic(`cut (${mode}) → isolated leader stopped after ${Math.round(stopped.at - cutAt)} ms`);
       const bound = ELECTION_TIMEOUT + timing.leaseDuration + timing.retryPeriod + SLACK;
       const elected = await Promise.any(others.map((c) => c.next((e) => e.t === 'leading', bound + 10_000).then((e) => ({ c, e }))));
       assert.ok(elected.e.at - cutAt <= bound, `majority side elected ${elected.c.name} ${Math.round(elected.e.at - cutAt)} ms after the cut (bound ${bound} ms)`);
+      t.diagnostic(`cut (${mode}) → majority elected after ${Math.round(elected.e.at - cutAt)} ms`);
       assert.ok(elected.e.term! > first.term!, `terms only increase (${first.term} → ${elected.e.term})`);
       assert.equal(others.filter((c) => c.leading()).length, 1, 'one leader on the majority side');
 
