@@ -9,6 +9,12 @@ export interface Routing extends RoutingSource {
   state(): RoutingState;
   /** Applies `change` to the current state and stores it; the new state is returned. Serialised. */
   commit(change: (current: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>): Promise<RoutingState>;
+  /**
+   * Takes a state another instance (the leader) committed to the shared store, as its watch
+   * delivered it: swaps the snapshot and notifies, without writing. Older or equal generations
+   * are ignored (returns false), so the leader's own writes coming back are no-ops.
+   */
+  adopt(committed: RoutingState): boolean;
 }
 
 export interface RoutingDeps { store: StateStore; clusters: readonly string[]; now?: () => Date }
@@ -52,7 +58,19 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
     return p;
   };
 
+  const adopt: Routing['adopt'] = (committed) => {
+    if (committed.generation <= state!.generation) return false;
+    if (!deps.clusters.includes(committed.active)) {
+      throw new SwitchyardError('SWY_STATE_UNKNOWN_CLUSTER', `the committed state (${deps.store.description}) says cluster ${committed.active} is active, but it is not configured (clusters: ${deps.clusters.join(', ')})`, { active: committed.active });
+    }
+    state = structuredClone(committed);
+    snapshot = toSnapshot(state);
+    for (const fn of subscribers) fn(snapshot);
+    return true;
+  };
+
   return {
+    adopt,
     current: () => snapshot,
     state: () => structuredClone(state!),
     subscribe(fn) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createEtcdClient, type EtcdClient } from '../../src/routing/etcd-client.ts';
 import { createEtcdStateStore } from '../../src/routing/etcd-state-store.ts';
-import { initialState } from '../../src/routing/routing.ts';
+import { createRouting, initialState } from '../../src/routing/routing.ts';
 import type { Compare } from '../../src/routing/coordination.ts';
 import type { RoutingState } from '../../src/routing/types.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
@@ -89,5 +89,38 @@ test('a watcher sees every committed state in order, across a restart of its mem
     await w.stop();
     await watcherClient.close();
     await etcd.members[victim].start();
+  }
+});
+
+test('a follower serves exactly the committed states: the leader\'s commits arrive, a refused write never does', async () => {
+  const prefix = `/swy-state/${process.pid}/3`;
+  let guard = await leaderKey(prefix, 'a');
+  const leaderStore = createEtcdStateStore({ prefix }, { store: kv, guard: () => guard });
+  const leader = await createRouting({ store: leaderStore, clusters: ['east', 'west'] });
+  const followerClient = createEtcdClient({ endpoints: [...etcd.endpoints].reverse(), watchIdleTimeout: 3000 });
+  const followerStore = createEtcdStateStore({ prefix }, { store: followerClient, guard: () => { throw new Error('followers never write'); } });
+  const follower = await createRouting({ store: followerStore, clusters: ['east', 'west'] });
+  const served: string[] = [];
+  follower.subscribe((s) => served.push(`${s.generation}:${s.active}`));
+  const w = followerStore.watch((s) => { follower.adopt(s); });
+  try {
+    await leader.commit((s) => ({ ...s, active: 'west', state: 'failed-over', reason: 'moved' }));
+    await leader.commit((s) => ({ ...s, state: 'held', reason: 'held for the test' }));
+    // The leader key changes hands: the old leader's next write is refused and must never be served.
+    await kv.txn({ compare: [], success: [{ type: 'delete', key: `${prefix}/leader` }] });
+    await leaderKey(prefix, 'b');
+    await assert.rejects(leader.commit((s) => ({ ...s, active: 'east', reason: 'not committed' })), (err) => isSwitchyardError(err, 'SWY_STORE_NOT_LEADER'));
+    assert.deepEqual([leader.current().generation, leader.current().active], [3, 'west'], 'the refused write did not change the leader\'s own snapshot either');
+    guard = [];
+    const deadline = Date.now() + 10_000;
+    while (served.length < 2 && Date.now() < deadline) await delay(20);
+    await delay(500);
+    assert.deepEqual(served, ['2:west', '3:west']);
+    assert.equal(follower.current().active, 'west');
+    assert.equal(follower.adopt({ ...follower.state(), generation: 1, active: 'east' }), false, 'an older state is ignored');
+    assert.equal(follower.current().generation, 3);
+  } finally {
+    await w.stop();
+    await followerClient.close();
   }
 });
