@@ -18,6 +18,17 @@ export const ERROR_CODES = {
   SWY_STATE_CONFLICT: 'the state changed underneath this writer (generation or resourceVersion mismatch)',
   SWY_STATE_MISSING: 'the state file went missing (deleted while running: rewritten from memory; missing at start: restored from its copy)',
   SWY_STATE_LOCKED: 'another switchyard holds the lock on this state file; a second serve on the same file refuses to start',
+  // --- store (etcd, several instances) ---
+  SWY_STORE_UNAVAILABLE: 'no etcd endpoint answered within its timeout (refused, unreachable, no leader)',
+  SWY_STORE_OUTCOME_UNKNOWN: 'a transaction was sent to etcd but its answer was lost; it may or may not have been applied (re-read)',
+  SWY_STORE_REJECTED: 'etcd answered the request with an error (invalid request, permission denied, quota)',
+  SWY_STORE_BAD_RESPONSE: 'etcd answered with something that is not the JSON gateway\'s reply',
+  SWY_STORE_AUTH: 'etcd authentication failed (wrong user or password, or auth enabled without state.etcd.username)',
+  SWY_STORE_TLS: 'a PEM file named in state.etcd.tls cannot be read',
+  SWY_STORE_LEASE_EXPIRED: 'the etcd lease is gone (expired or revoked); whatever it held has been deleted',
+  SWY_STORE_WATCH_FAILED: 'an etcd watch stream failed; it re-opens from its revision on the next endpoint',
+  SWY_STORE_NOT_LEADER: 'a guarded write was refused: this instance no longer holds the leader key (or its term changed)',
+  SWY_STORE_ETCD_NOT_INSTALLED: 'the etcd binary needed for a local etcd (demo --instances) is not on PATH; install Debian\'s etcd-server',
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: 'the admin listener is not on loopback and no admin token is set',
   SWY_ADMIN_TOKEN_EMPTY: 'SWITCHYARD_ADMIN_TOKEN is set but empty (or contains whitespace); an empty token is not "no authentication"',

@@ -13,6 +13,7 @@ import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.t
 import { readFdLimit, splitFdBudget } from './fd-budget.ts';
 import { createAddressBook } from './addresses/index.ts';
 import { createParityMonitor } from './parity/index.ts';
+import { SwitchyardError } from './errors.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -52,6 +53,12 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
+  if (config.state.kind !== 'file') {
+    // The etcd store, election and observations exist (src/routing, src/failover); the controller does not use them yet (#8).
+    throw new SwitchyardError('SWY_CONFIG_INVALID', 'state.etcd: serve cannot run on etcd until the failover controller is wired to the leader election (#8); use state.file for now', { path: 'state.etcd' });
+  }
+  const stateFile = config.state.file;
+
   // Hook output is logged; these values (and credential patterns) never are.
   const secrets = [...new Set([...configSecrets(config), ...envSecrets(deps.env)])].sort((a, b) => b.length - a.length);
   const redact = (text: string) => redactText(text, secrets);
@@ -65,29 +72,29 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     if (e.kind === 'failure') {
       storeHealthy.set(0);
       storeFailures.inc();
-      logger.error({ code: e.code, store: config.state.file }, `routing state store failing: ${e.message}`);
+      logger.error({ code: e.code, store: stateFile }, `routing state store failing: ${e.message}`);
       notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
     } else if (e.kind === 'recovered') {
       storeHealthy.set(1);
-      logger.warn({ store: config.state.file }, e.message);
+      logger.warn({ store: stateFile }, e.message);
       notifier.notify({ kind: 'store-recovered', severity: 'info', summary: e.message });
     } else {
       storeRestores.inc();
-      logger.error({ code: e.code, store: config.state.file }, e.message);
+      logger.error({ code: e.code, store: stateFile }, e.message);
       notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
     }
   };
 
   // One serve per state file: a second one would answer differently for ever.
   const lock = createStateLock({
-    file: config.state.file,
+    file: stateFile,
     onProblem: (message) => {
-      logger.error({ store: config.state.file }, message);
+      logger.error({ store: stateFile }, message);
       if (!message.startsWith('took over')) notifier.notify({ kind: 'store-failure', severity: 'critical', code: 'SWY_STATE_LOCKED', summary: message });
     },
   });
   await lock.acquire();
-  const store = createFileStore({ file: config.state.file });
+  const store = createFileStore({ file: stateFile });
   let routing;
   try {
     routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name), onStoreEvent });
@@ -127,7 +134,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   // The source database's WAL position, recorded every health interval beside the state file,
   // judges a promotion when the source no longer answers (postgres-promote).
   const observer = createDatabaseObserver({ clusters: config.clusters, intervalMs: config.health.interval, timeoutMs: Math.max(1000, config.health.timeout) }, {
-    routing, store: createPositionFile({ file: positionsFileFor(config.state.file) }), logger, registry,
+    routing, store: createPositionFile({ file: positionsFileFor(stateFile) }), logger, registry,
   });
   // Parity: compared every parity.interval, and afresh as the `parity` move precheck.
   const parity = config.parity && kubernetesClientsFor

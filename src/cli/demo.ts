@@ -48,7 +48,7 @@ async function startCluster(name: string, address: string, ports: { app: number;
 export async function demo(args: string[], io: Out): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args, options: { 'exit-after': { type: 'string' }, 'dns-port': { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'app-port': { type: 'string' } }, strict: true }).values;
+    values = parseArgs({ args, options: { instances: { type: 'string' }, 'exit-after': { type: 'string' }, 'dns-port': { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'app-port': { type: 'string' } }, strict: true }).values;
   } catch (err) {
     throw new SwitchyardError('SWY_CLI_USAGE', (err as Error).message);
   }
@@ -63,6 +63,10 @@ export async function demo(args: string[], io: Out): Promise<number> {
   const appPort = port(values['app-port'], 8080);
   const exitAfter = values['exit-after'] === undefined ? undefined : parseDuration(values['exit-after']);
   if (values['exit-after'] !== undefined && exitAfter === undefined) throw new SwitchyardError('SWY_CLI_USAGE', `--exit-after ${values['exit-after']} is not a duration`);
+  if (values.instances !== undefined && values.instances !== '1') {
+    if (values.instances !== '3') throw new SwitchyardError('SWY_CLI_USAGE', `--instances ${values.instances}: the demo runs 1 or 3 instances`);
+    return (await import('./demo-instances.ts')).demoInstances({ instances: 3, path: process.env.PATH, exitAfter }, io);
+  }
 
   const clusters = [await startCluster('east', '127.0.0.2', { app: appPort, health: 18081 }), await startCluster('west', '127.0.0.3', { app: appPort, health: 18081 })];
   const notifications = createServer((req, res) => {

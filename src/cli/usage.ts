@@ -84,11 +84,14 @@ Exit 0 when the move completed and every answer converged, else 1.
   ${ADMIN_HELP}
 
 ${TOKEN_HELP}`,
-  demo: `usage: switchyard demo [--dns-port N] [--proxy-port N] [--admin-port N] [--app-port N] [--exit-after D]
+  demo: `usage: switchyard demo [--instances 3] [--dns-port N] [--proxy-port N] [--admin-port N] [--app-port N] [--exit-after D]
 
 A local two-cluster demo on loopback: east (127.0.0.2) and west (127.0.0.3), DNS on
 127.0.0.1:5353, the proxy on 127.0.0.1:8080, the status page on http://127.0.0.1:9090/. Its
-temporary folder is removed when it stops (Ctrl-C).`,
+temporary folder is removed when it stops (Ctrl-C).
+
+  --instances 3   also start a local 3-member etcd (Debian's etcd-server) and three leader
+                  elections on it, so you can watch a leader die and another take over`,
 };
 
 export const COMMANDS = Object.keys(HELP);
@@ -104,7 +107,7 @@ export const USAGE = `usage: switchyard <command> [options]      (switchyard <co
   failover --to CLUSTER [--dry-run] [--yes] [--force] [--reason TEXT] [--admin URL]   planned switchover / manual failover
   failback [--dry-run] [--yes] [--force] [--reason TEXT] [--admin URL]               return to the preferred cluster
   drill    [--to CLUSTER] [--wait] [--timeout ${DRILL_DEFAULT_TIMEOUT}] [--reason TEXT] [--admin URL]  measured failover exercise
-  demo                                                  local two-cluster demo on loopback
+  demo     [--instances 3]                              local two-cluster demo on loopback (3: with a local etcd)
   --version                                             the version
 
 --admin defaults to http://127.0.0.1:9090 (or SWITCHYARD_ADMIN_URL; host:port without a scheme is http://);

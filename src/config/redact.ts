@@ -38,6 +38,7 @@ export function configSecrets(config: Config): string[] {
   const found = new Set<string>();
   const add = (v: string | undefined) => { if (v !== undefined && v.length >= MIN_SECRET_LENGTH) found.add(v); };
   add(config.admin.token);
+  if (config.state.kind === 'etcd') add(config.state.password);
   for (const c of config.clusters) {
     if (c.database !== undefined) {
       try {

@@ -96,7 +96,14 @@ export type NotifyConfig = NotifyCommon & (
 );
 
 export type FailoverPrecheck = 'parity';
-export interface FailoverConfig { automatic: boolean; cooldown: number; prechecks?: FailoverPrecheck[]; steps: StepConfig[] }
+export interface FailoverConfig {
+  automatic: boolean;
+  cooldown: number;
+  prechecks?: FailoverPrecheck[];
+  steps: StepConfig[];
+  instances: number;               // switchyard instances expected to share the store (1: this one alone)
+  quorum: number;                  // fresh observations that must agree before an automatic failover
+}
 
 /** Kinds of difference between the clusters that the parity comparison reports. */
 export type ParityKind = 'image' | 'capacity' | 'configmap' | 'secret' | 'missing';
@@ -150,8 +157,20 @@ export interface AdminConfig {
   openReads: boolean;
 }
 
-/** Where the routing state lives. A Kubernetes state object (several instances) is planned; only the file exists today. */
-export type StateConfig = { kind: 'file'; file: string };
+export interface EtcdStateConfig {
+  kind: 'etcd';
+  endpoints: string[];             // http(s)://host:port of the etcd members
+  prefix: string;                  // key prefix, starts with / and has no trailing /
+  leaseTtl: number;                // seconds
+  tls: { ca: string | undefined; cert: string | undefined; key: string | undefined } | undefined;   // absolute paths
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** Where the routing state lives: a file (one instance) or etcd (several). */
+export type StateConfig = { kind: 'file'; file: string } | EtcdStateConfig;
+
+export interface InstanceConfig { name: string }
 
 /** File descriptors kept free of the proxy and DNS-over-TCP budgets (admin, probes, store, hooks, logs). */
 export interface LimitsConfig { reservedFileDescriptors: number }
@@ -169,5 +188,6 @@ export interface Config {
   proxy: ProxyConfig | undefined;
   admin: AdminConfig;
   state: StateConfig;
+  instance: InstanceConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }

@@ -1,9 +1,10 @@
 // Validation and normalisation of the whole configuration. Pure: takes the parsed YAML (after
 // ${VAR} substitution) and the config file's folder, returns a Config or the list of issues.
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type {
   AddressesFrom, AdminConfig, ClusterConfig, Config, DnsConfig, FailoverConfig, HealthConfig, HealthyWhen, KubernetesAccess,
-  ListenAddress, NameserverConfig, NotifyConfig, ParityConfig, ParityKind, ParityNamespace, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
+  InstanceConfig, ListenAddress, NameserverConfig, NotifyConfig, ParityConfig, ParityKind, ParityNamespace, ProbeConfig, ProxyConfig, StateConfig, StepConfig, ZoneConfig,
 } from './types.ts';
 import { checkZoneRecords, readZoneRecords } from './zone-records.ts';
 import {
@@ -26,11 +27,16 @@ const PARITY_KINDS: readonly ParityKind[] = ['image', 'capacity', 'configmap', '
 const PARITY_OBJECTS = ['deployments', 'configMaps', 'secrets', 'services', 'ingresses', 'persistentVolumeClaims'] as const;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-export interface ValidateOptions { baseDir: string; adminToken: string | undefined }
+export interface ValidateOptions {
+  baseDir: string;
+  adminToken: string | undefined;
+  /** The default instance.name (the host name when not given). */
+  hostName?: string;
+}
 
 export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: Config; issues: Issues } {
   const issues: Issues = [];
-  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'parity', 'dns', 'proxy', 'admin', 'state', 'log', 'limits']);
+  const root = mapping(raw ?? {}, '', issues, ['zone', 'hostnames', 'clusters', 'health', 'failover', 'notify', 'parity', 'dns', 'proxy', 'admin', 'state', 'instance', 'log', 'limits']);
   if (!root) return { issues };
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
 
@@ -52,17 +58,21 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   }
   const proxy = root.proxy === undefined || root.proxy === null ? undefined : readProxy(root.proxy, clusters, hostnames, issues);
   const admin = readAdmin(root.admin ?? {}, opts.adminToken, issues);
-  const state = readState(root.state ?? {}, issues, abs);
+  const state = readState(root.state ?? {}, zone?.name, issues, abs);
+  const instance = readInstance(root.instance ?? {}, opts.hostName ?? hostname(), issues);
+  if (failover && state && failover.instances > 1 && state.kind !== 'etcd') {
+    issues.push({ path: 'failover.instances', message: `${failover.instances} instances need a shared store: set state.etcd (a state file serves one instance)` });
+  }
   const logRec = mapping(root.log ?? {}, 'log', issues, ['level']);
   const level = logRec?.level === undefined ? 'info' : oneOf(logRec.level, 'log.level', issues, LOG_LEVELS);
   const limitsRec = mapping(root.limits ?? {}, 'limits', issues, ['reservedFileDescriptors']);
   const reservedFileDescriptors = limitsRec?.reservedFileDescriptors === undefined ? 256 : int(limitsRec.reservedFileDescriptors, 'limits.reservedFileDescriptors', issues, 32, 1_000_000);
 
-  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !notify || !dns || !admin || !state || !level || reservedFileDescriptors === undefined) {
+  if (issues.length > 0 || !zone || !hostnames || !clusters || !health || !failover || !notify || !dns || !admin || !state || !instance || !level || reservedFileDescriptors === undefined) {
     if (issues.length === 0) issues.push({ path: '(root)', message: 'invalid configuration' });
     return { issues };
   }
-  return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, parity, dns, proxy, admin, state, log: { level } }, issues };
+  return { config: { limits: { reservedFileDescriptors }, zone, hostnames, clusters, health, failover, notify, parity, dns, proxy, admin, state, instance, log: { level } }, issues };
 }
 
 function readZone(v: unknown, issues: Issues, recordPaths: string[]): ZoneConfig | undefined {
@@ -318,8 +328,14 @@ function readHealth(v: unknown, issues: Issues): HealthConfig | undefined {
 }
 
 function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues: Issues): FailoverConfig | undefined {
-  const r = mapping(v, 'failover', issues, ['automatic', 'cooldown', 'prechecks', 'steps']);
+  const r = mapping(v, 'failover', issues, ['automatic', 'cooldown', 'prechecks', 'steps', 'instances', 'quorum']);
   if (!r) return undefined;
+  const instances = r.instances === undefined ? 1 : int(r.instances, 'failover.instances', issues, 1, 9);
+  let quorum = instances === undefined ? undefined : r.quorum === undefined ? Math.floor(instances / 2) + 1 : int(r.quorum, 'failover.quorum', issues, 1, instances);
+  if (instances !== undefined && instances > 1 && quorum === 1) {
+    issues.push({ path: 'failover.quorum', message: `1 of ${instances} instances: a single instance could fail over on its own view; use at least 2 (default: a majority, ${Math.floor(instances / 2) + 1})` });
+    quorum = undefined;
+  }
   const automatic = r.automatic === undefined ? true : bool(r.automatic, 'failover.automatic', issues);
   const precheckItems = r.prechecks === undefined ? [] : list(r.prechecks, 'failover.prechecks', issues) ?? [];
   const prechecks = [...new Set(precheckItems.map((x, i) => oneOf(x, join('failover.prechecks', i), issues, ['parity'] as const)).filter((x): x is 'parity' => x !== undefined))];
@@ -351,8 +367,8 @@ function readFailover(v: unknown, clusters: ClusterConfig[] | undefined, issues:
       }
     });
   }
-  if (automatic === undefined || cooldown === undefined || steps.length !== items.length) return undefined;
-  return { automatic, cooldown, prechecks, steps };
+  if (automatic === undefined || cooldown === undefined || steps.length !== items.length || instances === undefined || quorum === undefined) return undefined;
+  return { automatic, cooldown, prechecks, steps, instances, quorum };
 }
 
 function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefined {
@@ -589,13 +605,67 @@ function readAdmin(v: unknown, token: string | undefined, issues: Issues): Admin
   return { listen, token, shutdownDelay, allowedHosts, openReads };
 }
 
-function readState(v: unknown, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
-  const r = mapping(v, 'state', issues, ['file', 'kubernetes']);
+function readState(v: unknown, zone: string | undefined, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
+  const r = mapping(v, 'state', issues, ['file', 'etcd', 'kubernetes']);
   if (!r) return undefined;
   if (r.kubernetes !== undefined) {
-    issues.push({ path: 'state.kubernetes', message: 'is not supported yet (several instances sharing state through Kubernetes is planned); use state.file' });
+    issues.push({ path: 'state.kubernetes', message: 'is not supported yet (a Kubernetes Lease store in a third, management cluster is a later adapter); use state.file for one instance or state.etcd for several' });
     return undefined;
+  }
+  if (r.etcd !== undefined) {
+    if (r.file !== undefined) {
+      issues.push({ path: 'state', message: 'set either file or etcd, not both' });
+      return undefined;
+    }
+    return readEtcd(r.etcd, zone, issues, abs);
   }
   const file = r.file === undefined ? './switchyard-state.json' : str(r.file, 'state.file', issues);
   return file ? { kind: 'file', file: abs(file) } : undefined;
+}
+
+function readEtcd(v: unknown, zone: string | undefined, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
+  const r = mapping(v, 'state.etcd', issues, ['endpoints', 'prefix', 'leaseTtl', 'tls', 'username', 'password']);
+  if (!r) return undefined;
+  const items = list(required(r, 'endpoints', 'state.etcd', issues), 'state.etcd.endpoints', issues, 1) ?? [];
+  const endpoints = items.map((e, i) => httpUrl(e, join('state.etcd.endpoints', i), issues));
+  endpoints.forEach((e, i) => {
+    if (e !== undefined && new URL(e).pathname !== '/') issues.push({ path: join('state.etcd.endpoints', i), message: `expected scheme://host:port without a path, got ${JSON.stringify(e)}` });
+  });
+  const prefix = r.prefix === undefined ? (zone ? `/switchyard/${zone}` : undefined) : str(r.prefix, 'state.etcd.prefix', issues, { pattern: /^\/[^\s]*[^/\s]$/, what: 'a key prefix starting with / and not ending with /' });
+  const ttlMs = r.leaseTtl === undefined ? 10_000 : duration(r.leaseTtl, 'state.etcd.leaseTtl', issues, 2000, 120_000);
+  if (ttlMs !== undefined && ttlMs % 1000 !== 0) issues.push({ path: 'state.etcd.leaseTtl', message: `etcd leases are whole seconds, got ${ttlMs}ms` });
+  let tls: { ca: string | undefined; cert: string | undefined; key: string | undefined } | undefined;
+  if (r.tls !== undefined) {
+    const t = mapping(r.tls, 'state.etcd.tls', issues, ['ca', 'cert', 'key']);
+    if (t) {
+      const path = (k: 'ca' | 'cert' | 'key') => (t[k] === undefined ? undefined : str(t[k], `state.etcd.tls.${k}`, issues));
+      const ca = path('ca');
+      const cert = path('cert');
+      const key = path('key');
+      if ((cert === undefined) !== (key === undefined)) issues.push({ path: cert === undefined ? 'state.etcd.tls.cert' : 'state.etcd.tls.key', message: 'a client certificate needs both cert and key' });
+      tls = { ca: ca && abs(ca), cert: cert && abs(cert), key: key && abs(key) };
+      endpoints.forEach((e, i) => {
+        if (e !== undefined && e.startsWith('http:')) issues.push({ path: join('state.etcd.endpoints', i), message: 'state.etcd.tls is set: use an https:// endpoint' });
+      });
+    }
+  }
+  const username = r.username === undefined ? undefined : str(r.username, 'state.etcd.username', issues);
+  const password = r.password === undefined ? undefined : str(r.password, 'state.etcd.password', issues);
+  if (password !== undefined && r.username === undefined) issues.push({ path: 'state.etcd.password', message: 'is set without state.etcd.username' });
+  if (prefix === undefined || ttlMs === undefined || endpoints.some((e) => e === undefined) || items.length === 0) return undefined;
+  return { kind: 'etcd', endpoints: endpoints as string[], prefix, leaseTtl: Math.round(ttlMs / 1000), tls, username, password };
+}
+
+const INSTANCE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function readInstance(v: unknown, host: string, issues: Issues): InstanceConfig | undefined {
+  const r = mapping(v, 'instance', issues, ['name']);
+  if (!r) return undefined;
+  if (r.name !== undefined) {
+    const name = str(r.name, 'instance.name', issues, { pattern: INSTANCE_NAME, what: 'a lower-case DNS label (a-z, 0-9, -, 1..63 characters)' });
+    return name ? { name } : undefined;
+  }
+  // The host name, made a label: the first label, lower-case, other characters as '-'.
+  const name = host.split('.')[0].toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'switchyard';
+  return { name };
 }

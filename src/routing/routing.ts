@@ -20,6 +20,12 @@ export interface Routing extends RoutingSource {
   checkStore(): Promise<void>;
   startChecks(intervalMs: number): void;
   stopChecks(): void;
+  /**
+   * Takes a state another instance (the leader) committed to the shared store, as its watch
+   * delivered it: swaps the snapshot and notifies, without writing. Older or equal generations
+   * are ignored (returns false), so the leader's own writes coming back are no-ops.
+   */
+  adopt(committed: RoutingState): boolean;
 }
 
 export interface RoutingDeps {
@@ -100,6 +106,17 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
     return p;
   };
 
+  const adopt: Routing['adopt'] = (committed) => {
+    if (committed.generation <= state!.generation) return false;
+    if (!deps.clusters.includes(committed.active)) {
+      throw new SwitchyardError('SWY_STATE_UNKNOWN_CLUSTER', `the committed state (${deps.store.description}) says cluster ${committed.active} is active, but it is not configured (clusters: ${deps.clusters.join(', ')})`, { active: committed.active });
+    }
+    state = structuredClone(committed);
+    snapshot = toSnapshot(state);
+    for (const fn of subscribers) fn(snapshot);
+    return true;
+  };
+
   let checking = false;
   async function checkStore(): Promise<void> {
     if (checking) return;
@@ -144,6 +161,7 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
 
   let timer: NodeJS.Timeout | undefined;
   return {
+    adopt,
     storeStatus: () => status,
     checkStore,
     startChecks(intervalMs) {

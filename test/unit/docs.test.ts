@@ -240,7 +240,7 @@ test('deploy/ YAML parses, the kustomize base is complete and its sample configu
   for (const f of files) {
     const docs = parseAllDocuments(read(f));
     for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], `${f} is not valid YAML`);
-    if (f !== join('deploy', 'kubernetes', 'switchyard.yaml')) {
+    if (!f.endsWith('switchyard.yaml')) {   // switchyard configurations, not Kubernetes objects
       for (const d of docs) {
         const o = d.toJS() as Record<string, any>;
         assert.ok(typeof o?.apiVersion === 'string' && typeof o.kind === 'string', `${f}: every document has apiVersion and kind`);

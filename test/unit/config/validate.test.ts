@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, substituteEnv } from '../../../src/config/index.ts';
 import { parseDuration } from '../../../src/config/fields.ts';
+import { validateConfig } from '../../../src/config/validate.ts';
+import { parse as parseYaml } from 'yaml';
 import { SwitchyardError } from '../../../src/errors.ts';
 
 const BASE = `
@@ -61,6 +63,20 @@ const cases: Array<[string, string, RegExp]> = [
   ['bad listen', `${BASE}\ndns: { listen: ["localhost:53"] }\n`, /^dns\.listen\[0\]: expected HOST:PORT/],
   ['non-loopback admin without token', `${BASE}\nadmin: { listen: "0.0.0.0:9090" }\n`, /^admin\.listen: .*SWITCHYARD_ADMIN_TOKEN/],
   ['kubernetes state not supported yet', `${BASE}\nstate: { kubernetes: { namespace: ops } }\n`, /^state\.kubernetes: is not supported yet/],
+  ['file and etcd together', `${BASE}\nstate: { file: s.json, etcd: { endpoints: ["http://127.0.0.1:2379"] } }\n`, /^state: set either file or etcd/],
+  ['etcd without endpoints', `${BASE}\nstate: { etcd: {} }\n`, /^state\.etcd\.endpoints: is required/],
+  ['etcd endpoint not a URL', `${BASE}\nstate: { etcd: { endpoints: ["127.0.0.1:2379"] } }\n`, /^state\.etcd\.endpoints\[0\]: /],
+  ['etcd endpoint with a path', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379/v3"] } }\n`, /^state\.etcd\.endpoints\[0\]: expected scheme:\/\/host:port without a path/],
+  ['etcd lease below 2 s', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], leaseTtl: 1s } }\n`, /^state\.etcd\.leaseTtl: 1s is out of range/],
+  ['etcd lease not whole seconds', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], leaseTtl: 2500ms } }\n`, /^state\.etcd\.leaseTtl: etcd leases are whole seconds/],
+  ['etcd prefix ending in /', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], prefix: /a/ } }\n`, /^state\.etcd\.prefix: .* not ending with \//],
+  ['etcd cert without key', `${BASE}\nstate: { etcd: { endpoints: ["https://127.0.0.1:2379"], tls: { cert: c.pem } } }\n`, /^state\.etcd\.tls\.key: a client certificate needs both cert and key/],
+  ['etcd tls over http', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], tls: { ca: ca.pem } } }\n`, /^state\.etcd\.endpoints\[0\]: state\.etcd\.tls is set: use an https:\/\/ endpoint/],
+  ['etcd password without user', `${BASE}\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], password: x } }\n`, /^state\.etcd\.password: is set without state\.etcd\.username/],
+  ['several instances on a state file', `${BASE}\nfailover: { instances: 3 }\n`, /^failover\.instances: 3 instances need a shared store: set state\.etcd/],
+  ['a quorum one instance could satisfy', `${BASE}\nfailover: { instances: 3, quorum: 1 }\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"] } }\n`, /^failover\.quorum: 1 of 3 instances: a single instance could fail over on its own view/],
+  ['a quorum above the instances', `${BASE}\nfailover: { instances: 3, quorum: 4 }\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"] } }\n`, /^failover\.quorum: 4 is out of range 1\.\.3/],
+  ['bad instance name', `${BASE}\ninstance: { name: Edge_East }\n`, /^instance\.name: "Edge_East" is not a lower-case DNS label/],
   ['proxy needs upstreams', `${BASE}\nproxy: { listen: "127.0.0.1:8080" }\n`, /^clusters\[0\]\.upstream: is required when proxy is configured/],
   ['missing env var', BASE.replace('127.0.0.3]', '"${WEST_ADDR}"]'), /^clusters\[1\]\.addresses\[0\]: environment variable WEST_ADDR is not set/],
   ['invalid yaml', 'zone: [', /^line \d+: /],
@@ -91,6 +107,35 @@ test('admin.openReads: open on loopback, closed elsewhere, false needs a token',
   assert.ok(issues.some((i) => i.path === 'admin.openReads' && /needs SWITCHYARD_ADMIN_TOKEN/.test(i.message)), JSON.stringify(issues));
   const c = parseConfig(`${BASE}\nadmin: { allowedHosts: [Admin.Example.COM.] }\n`, {}, '/');
   assert.deepEqual(c.admin.allowedHosts, ['admin.example.com']);
+});
+
+test('several instances on etcd: defaults and normalisation', () => {
+  const text = `${BASE}
+failover: { instances: 3 }
+state:
+  etcd:
+    endpoints: ["https://10.0.0.1:2379", "https://10.0.1.1:2379"]
+    tls: { ca: ca.pem, cert: /pki/c.pem, key: k.pem }
+    username: switchyard
+    password: "\${ETCD_PASSWORD}"
+instance: { name: edge-east }
+`;
+  const c = parseConfig(text, { ETCD_PASSWORD: 'pw' }, '/etc/switchyard');
+  assert.deepEqual(c.state, {
+    kind: 'etcd', endpoints: ['https://10.0.0.1:2379', 'https://10.0.1.1:2379'], prefix: '/switchyard/example.com', leaseTtl: 10,
+    tls: { ca: '/etc/switchyard/ca.pem', cert: '/pki/c.pem', key: '/etc/switchyard/k.pem' }, username: 'switchyard', password: 'pw',
+  });
+  assert.deepEqual([c.failover.instances, c.failover.quorum], [3, 2], 'quorum defaults to a majority');
+  assert.equal(c.instance.name, 'edge-east');
+  const five = parseConfig(`${BASE}\nfailover: { instances: 5, quorum: 4 }\nstate: { etcd: { endpoints: ["http://127.0.0.1:2379"], prefix: /sy/app, leaseTtl: 15s } }\n`, {}, '/');
+  assert.deepEqual([five.failover.instances, five.failover.quorum, five.state.kind === 'etcd' && five.state.prefix, five.state.kind === 'etcd' && five.state.leaseTtl], [5, 4, '/sy/app', 15]);
+  const one = parseConfig(BASE, {}, '/');
+  assert.deepEqual([one.failover.instances, one.failover.quorum], [1, 1]);
+});
+
+test('instance.name defaults to the host name, made a DNS label', () => {
+  const c = validateConfig(parseYaml(BASE), { baseDir: '/', adminToken: undefined, hostName: 'Edge_West.prod.example.net' });
+  assert.equal(c.config?.instance.name, 'edge-west');
 });
 
 test('every error is reported in one pass', () => {
