@@ -184,7 +184,7 @@ test('a full filesystem under the state file is reported in status, metrics and 
   assert.equal(await metric(sy, 'switchyard_routing_store_healthy'), 0);
   const r = await runCli(['status', '--admin', sy.adminUrl]);
   assert.equal(r.code, 6, r.stdout + r.stderr);
-  assert.match(r.stdout, /STATE STORE FAILING/);
+  assert.match(r.stdout, /SWY_STATE_WRITE: the routing state cannot be written .*ENOSPC/);
   await until('the store-failure notification', sy, async () => hook.bodies.find((b) => b.kind === 'store-failure' && b.code === 'SWY_STATE_WRITE'));
 
   // A restart while full keeps the failed-over state.
@@ -239,7 +239,7 @@ test('an unfenced old primary in the state shows in /v1/status and switchyard st
   assert.deepEqual((await status(sy)).unfenced, unfenced);
   const r = await runCli(['status', '--admin', sy.adminUrl]);
   assert.equal(r.code, 5, r.stdout + r.stderr);
-  assert.match(r.stdout, /OLD PRIMARY UNFENCED: east/);
+  assert.match(r.stdout, /the old primary east \(epoch 1\) is not fenced/);
   assert.match(r.stderr, /the old primary east is NOT fenced .*\(exit 5\)/);
 });
 
