@@ -5,6 +5,10 @@
 // one side only is still compared on both. A 404 is an absent object; any other error makes
 // parity unknown (SWY_PARITY_UNKNOWN), never "no difference".
 //
+// Images are compared by the digest the Deployment's pods report (status.containerStatuses[].imageID,
+// pods listed by the Deployment's selector.matchLabels) and fall back to the template reference
+// (by its own @sha256 digest when it has one) when no pod reports a digest for that container.
+//
 // ConfigMaps and Secrets are compared by an HMAC-SHA256 of their content under a key made for
 // this one comparison: equal content gives equal digests within the comparison, while the digest
 // shown or logged cannot be checked against guesses of a low-entropy secret later.
@@ -60,6 +64,38 @@ async function readOrAbsent<T>(r: Reader, what: string, fn: () => Promise<T>): P
   }
 }
 
+/** `docker-pullable://repo@sha256:...`, `repo@sha256:...` → `sha256:...`; anything else (no digest yet) → undefined. */
+export function statusDigest(imageID: string | undefined): string | undefined {
+  const at = imageID?.lastIndexOf('@sha256:') ?? -1;
+  if (at >= 0) return imageID!.slice(at + 1);
+  return imageID?.startsWith('sha256:') ? imageID : undefined;
+}
+
+/** The template reference with the digests the pods run instead of its own (sorted, comma-joined while a rollout mixes them). */
+export function withDigests(image: string, digests: Set<string> | undefined): string {
+  if (!digests || digests.size === 0) return image;
+  const at = image.indexOf('@');
+  return `${at >= 0 ? image.slice(0, at) : image}@${[...digests].sort().join(',')}`;
+}
+
+/** Per container name, the image digests the Deployment's pods report in status.containerStatuses[].imageID. */
+async function runningDigests(r: Reader, ns: string, matchLabels: Record<string, string> | undefined): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (!matchLabels || Object.keys(matchLabels).length === 0) return out;
+  const labelSelector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const pods = await readOrAbsent(r, `list pods ${labelSelector} in namespace ${ns}`, () => r.clients.core.listNamespacedPod({ namespace: ns, labelSelector }, r.clients.requestOptions(r.signal)));
+  for (const p of pods?.items ?? []) {
+    for (const cs of p.status?.containerStatuses ?? []) {
+      const digest = statusDigest(cs.imageID);
+      if (!digest) continue;
+      const set = out.get(cs.name) ?? new Set<string>();
+      set.add(digest);
+      out.set(cs.name, set);
+    }
+  }
+  return out;
+}
+
 async function readWorkloads(r: Reader, ns: ParityNamespace, inventory: Inventory, refs: Refs): Promise<void> {
   if (ns.deployments.length === 0) return;
   const opts = r.clients.requestOptions(r.signal);
@@ -70,8 +106,9 @@ async function readWorkloads(r: Reader, ns: ParityNamespace, inventory: Inventor
     if (!d) { inventory.set(key, { kind: 'deployment', present: false, images: {}, reachable: 0, reachableFrom: 'absent' }); continue; }
     const pod = d.spec?.template?.spec as PodSpecLike | undefined;
     podTemplateRefs(pod, refs);
+    const digests = await runningDigests(r, ns.name, d.spec?.selector?.matchLabels);
     const images: Record<string, string> = {};
-    for (const c of pod?.containers ?? []) images[c.name] = c.image ?? '';
+    for (const c of pod?.containers ?? []) images[c.name] = withDigests(c.image ?? '', digests.get(c.name));
     const hpa = hpas?.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === name);
     const reachable = hpa ? hpa.spec!.maxReplicas : d.spec?.replicas ?? 1;
     const reachableFrom = hpa ? `hpa ${hpa.metadata?.name} maxReplicas` : 'spec.replicas, no hpa';

@@ -28,7 +28,7 @@ async function pair(opts: { westSystemID?: string } = {}): Promise<[FakeKubeApi,
   return [east, west];
 }
 
-function config(east: FakeKubeApi, west: FakeKubeApi): string {
+function config(east: FakeKubeApi, west: FakeKubeApi, opts: { demote?: boolean } = {}): string {
   return `
 zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
@@ -46,8 +46,7 @@ failover:
   automatic: false
   steps:
     - switch-traffic
-    - cnpg-demote: { namespace: db, clusters: { east: pg-east, west: pg-west }, timeout: 10s }
-    - cnpg-promote: { namespace: db, clusters: { east: pg-east, west: pg-west }, timeout: 20s }
+${opts.demote === false ? '' : '    - cnpg-demote: { namespace: db, clusters: { east: pg-east, west: pg-west }, timeout: 10s }\n'}    - cnpg-promote: { namespace: db, clusters: { east: pg-east, west: pg-west }, timeout: 20s }
 dns: { listen: ["127.0.0.1:\${DNS_PORT}"] }
 admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
 `;
@@ -132,4 +131,20 @@ test('CNPG: a target that is not the source\'s replica, API errors (401, 403, 40
   const s = await status(sy);
   assert.equal(s.active, 'west');
   assert.deepEqual(s.lastTransition!.journal.filter((e) => e.step === 'cnpg-demote').map((e) => e.phase), ['started', 'failed', 'skipped'], 'the lost source is skipped, not retried for minutes');
+});
+
+test('CNPG: a readable source that was not demoted gives no token, so the promotion holds and nothing is promoted', { timeout: 60_000 }, async () => {
+  const [east, west] = await pair();
+  const sy = await startSwitchyard({ config: config(east, west, { demote: false }) });
+  cleanups.push(() => sy.stop());
+  await healthy(sy);
+  await (await move(sy, {})).text();
+  let s = await status(sy);
+  for (let i = 0; i < 200 && !s.lastTransition?.journal.some((e) => e.step === 'cnpg-promote' && e.phase === 'failed'); i++) { await sleep(100); s = await status(sy); }
+  const failed = s.lastTransition?.journal.find((e) => e.step === 'cnpg-promote' && e.phase === 'failed');
+  assert.ok(failed, JSON.stringify(s.lastTransition) + sy.logs().slice(-2000));
+  assert.match(failed.error ?? '', /SWY_FAILOVER_CNPG_NO_TOKEN.*it was not demoted/);
+  assert.notEqual(s.lastTransition?.outcome, 'completed');
+  assert.equal(promotionPatches(west, 'pg-west'), 0, 'no promotion was requested');
+  assert.equal(west.cnpgPromotions('db', 'pg-west'), 0);
 });

@@ -114,6 +114,44 @@ test('switchyard check: identical clusters exit 0; drift in an image, a ConfigMa
   for (const api of [east, west]) assert.deepEqual([...new Set(api.requests().filter((r) => r.path.startsWith('/api')).map((r) => r.method))], ['GET']);
 });
 
+/** A pod of Deployment app/web (label app=web) whose container `app` runs `imageID`. */
+function runPod(api: FakeKubeApi, name: string, image: string, imageID: string): void {
+  api.put('pods', 'app', name, {
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'app', image }] },
+    status: { phase: 'Running', containerStatuses: [{ name: 'app', image, imageID, ready: true, restartCount: 0 }] },
+  });
+}
+
+test('switchyard check: images are compared by the digest the pods report, not by the template tag', { timeout: 60_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east, { image: 'registry.example/app:1.2' });
+  populate(west, { image: 'registry.example/app:1.2' });
+  // A pod of another Deployment (other labels) must not count.
+  west.put('pods', 'app', 'other-0', { metadata: { labels: { app: 'other' } }, spec: { containers: [{ name: 'app', image: 'x' }] }, status: { containerStatuses: [{ name: 'app', image: 'x', imageID: 'docker-pullable://registry.example/app@sha256:ffff' }] } });
+  runPod(east, 'web-0', 'registry.example/app:1.2', 'docker-pullable://registry.example/app@sha256:aaaa');
+  runPod(west, 'web-0', 'registry.example/app:1.2', 'registry.example/app@sha256:bbbb');
+  const drift = await runCheck(configText(east, west));
+  assert.equal(drift.code, 3, drift.stderr + drift.stdout);
+  const diffs = (JSON.parse(drift.stdout) as Report).reports[0].differences;
+  assert.deepEqual(diffs.map((d) => `${d.kind} ${d.object}`), ['image deployment app/web container app']);
+  assert.deepEqual(diffs[0].values, { east: 'registry.example/app:1.2@sha256:aaaa', west: 'registry.example/app:1.2@sha256:bbbb' });
+
+  // Same digest under another tag spelling (and another imageID form): no difference.
+  west.setImage('app', 'web', 'registry.example/app:1.2-rebuilt');
+  runPod(west, 'web-0', 'registry.example/app:1.2-rebuilt', 'registry.example/app@sha256:aaaa');
+  const same = await runCheck(configText(east, west));
+  assert.equal(same.code, 0, same.stderr + same.stdout);
+  assert.deepEqual((JSON.parse(same.stdout) as Report).reports[0].differences, []);
+
+  // No pod reports a digest on either side: the template references are compared (tags differ).
+  east.remove('pods', 'app', 'web-0');
+  west.remove('pods', 'app', 'web-0');
+  const byTag = await runCheck(configText(east, west));
+  assert.equal(byTag.code, 3, byTag.stderr + byTag.stdout);
+  assert.deepEqual((JSON.parse(byTag.stdout) as Report).reports[0].differences.map((d) => d.kind), ['image']);
+});
+
 test('switchyard check: API errors give clear codes, exit 1, and change nothing', { timeout: 90_000 }, async () => {
   const [east, west] = await pair();
   populate(east);

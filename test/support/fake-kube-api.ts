@@ -80,7 +80,7 @@ export interface FakeKubeApi {
   /** TCP connections accepted so far. */
   connections(): number;
   /**
-   * Stores any object of a generic resource (Services, ConfigMaps, Secrets, PVCs, Ingresses,
+   * Stores any object of a generic resource (Pods with their status.containerStatuses, Services, ConfigMaps, Secrets, PVCs, Ingresses,
    * CloudNativePG Clusters) as given, with new metadata (uid, resourceVersion) and the watch
    * event a real API server would send. Returns the stored object.
    */
@@ -115,7 +115,7 @@ const USER = 'system:serviceaccount:switchyard:switchyard';
 const MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 const MAX_BODY = 1 << 20;
 
-export type GenericResource = 'services' | 'configmaps' | 'secrets' | 'persistentvolumeclaims' | 'ingresses' | 'clusters';
+export type GenericResource = 'pods' | 'services' | 'configmaps' | 'secrets' | 'persistentvolumeclaims' | 'ingresses' | 'clusters';
 export type Obj = { [key: string]: Json };
 
 interface ResourceDef { group: string; version: string; plural: string; kind: string; item: Verb[]; collection: Verb[]; scale: Verb[]; generic?: boolean }
@@ -123,6 +123,7 @@ const GENERIC_VERBS = { item: ['get', 'update', 'patch'] as Verb[], collection: 
 const RESOURCES: ResourceDef[] = [
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', item: ['get'], collection: ['list'], scale: ['get', 'update', 'patch'] },
   { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', item: ['get', 'update', 'patch'], collection: ['list'], scale: [] },
+  { group: '', version: 'v1', plural: 'pods', kind: 'Pod', ...GENERIC_VERBS },
   { group: '', version: 'v1', plural: 'services', kind: 'Service', ...GENERIC_VERBS },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', ...GENERIC_VERBS },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', ...GENERIC_VERBS },
