@@ -93,9 +93,6 @@ export interface ProcessIo {
   redact?: (text: string) => string;
 }
 
-/** The executable `command` resolves to in `env`'s PATH, or undefined when there is none. */
-export const resolveCommand = findExecutable;
-
 /**
  * Runs the command (argv, no shell) in its own process group and resolves when it exits 0;
  * a timeout or an abort kills the group (SIGTERM, then SIGKILL after the grace), and whatever
