@@ -40,14 +40,8 @@ const hostPort = (l: ListenAddress): string => (l.family === 6 ? `[${l.host}]:${
 
 const UNKNOWN_STORE: StatusView['store'] = { ok: true, error: null, since: '', lastWriteAt: null, restores: 0, description: 'unknown' };
 
-/** The code of a hold, from the state's shape: a step that failed mid-move, a journal that does not fit, prechecks, or the policy. */
-function holdCode(state: RoutingState): string {
-  const t = state.transition;
-  if (t && t.outcome === 'held' && t.finishedAt === undefined) {
-    return t.journal.at(-1)?.phase === 'failed' ? 'SWY_FAILOVER_STEP_FAILED' : 'SWY_FAILOVER_JOURNAL_MISMATCH';
-  }
-  return /blocked by prechecks/.test(state.reason) ? 'SWY_FAILOVER_PRECHECK_FAILED' : 'SWY_FAILOVER_HELD';
-}
+/** The code of a hold, as the controller recorded it (a state written before holdCode existed: the generic one). */
+const holdCode = (state: RoutingState): string => state.holdCode ?? 'SWY_FAILOVER_HELD';
 
 const HOLD_TODO: Record<string, string> = {
   SWY_FAILOVER_STEP_FAILED: 'fix what the failed step needs (its error is in the journal), then run the same failover again: it resumes from that step; the runbook has the held-state procedure',

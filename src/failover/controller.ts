@@ -126,7 +126,13 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   let evaluating = false;
   let evaluateAgain = false;
 
-  const commit = (change: (s: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>) => routing.commit(change);
+  // A hold's code lives in the state only while it is held: every commit that leaves held drops it.
+  const commit = (change: (s: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>) => routing.commit((s) => {
+    const next = change(s);
+    if (next.state === 'held') return next;
+    const { holdCode: _dropped, ...rest } = next;
+    return rest;
+  });
   const journal = (entry: Omit<JournalEntry, 'at'>) => commit((s) => ({ ...s, transition: { ...s.transition!, journal: [...s.transition!.journal, { ...entry, at: new Date(now()).toISOString() }] } }));
 
   function context(t: Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'> & { journal?: JournalEntry[] }, step: Step, attempt: number, signal: AbortSignal): StepContext {
@@ -208,7 +214,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   async function hold(reason: string, code: string): Promise<void> {
     log.error({ code, reason }, `failover held: ${reason}`);
     const midTransition = (s: RoutingState) => s.transition !== null && s.transition.finishedAt === undefined;
-    await commit((s) => ({ ...s, state: 'held', reason, transition: midTransition(s) ? { ...s.transition!, outcome: 'held' } : s.transition }));
+    await commit((s) => ({ ...s, state: 'held', holdCode: code, reason, transition: midTransition(s) ? { ...s.transition!, outcome: 'held' } : s.transition }));
     const s = routing.state();
     if (midTransition(s)) {
       transitions.labels(s.transition!.kind, 'held').inc();
@@ -337,7 +343,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     if (decision.action === 'set-state') {
       if (decision.state === 'held') log.error({ reason: decision.reason }, `failover held: ${decision.reason}`);
       else log.info({ state: decision.state }, `state ${state.state} → ${decision.state}: ${decision.reason}`);
-      await commit((s) => ({ ...s, state: decision.state, reason: decision.reason }));
+      await commit((s) => ({ ...s, state: decision.state, reason: decision.reason, ...(decision.state === 'held' ? { holdCode: 'SWY_FAILOVER_HELD' } : {}) }));
       tell(decision.reason, 'SWY_FAILOVER_HELD');
       return;
     }

@@ -46,6 +46,8 @@ export interface RoutingState {
   state: FailoverStateName;
   reason: string;        // why the state is what it is (held reason, suspect detail, ...)
   transition: Transition | null;   // the current or the last move
+  /** While state is held: the hold's error code (docs/errors.md), so clients match on it, not on `reason`. */
+  holdCode?: string;
   /** Present while the source of a move (the old primary) is known not to be fenced. */
   unfenced?: UnfencedSource;
   updatedAt: string;

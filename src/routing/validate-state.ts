@@ -33,6 +33,7 @@ export function stateProblem(v: unknown): string | undefined {
       if (e.process !== undefined && (!isObj(e.process) || !isCount(e.process.pid) || !isStr(e.process.host))) return 'transition.journal has a malformed process';
     }
   }
+  if (v.holdCode !== undefined && !isStr(v.holdCode)) return 'holdCode is not a string';
   if (v.unfenced !== undefined) {
     const u = v.unfenced;
     if (!isObj(u) || !isStr(u.cluster) || !isCount(u.epoch) || !isStr(u.since) || !isStr(u.detail)) return 'unfenced is malformed';

@@ -46,10 +46,12 @@ const state = (over: Partial<RoutingState>): RoutingState => ({ version: 1, gene
 test('attention: a hold carries its code, a down active cluster and an unfenced old primary their own banners', () => {
   const clusters = status(T0, 1, true).clusters;
   assert.deepEqual(attentionFor(state({}), clusters), []);
-  const stepFailed = state({ state: 'held', reason: 'step promote failed', transition: { ...move(1), outcome: 'held', journal: [{ step: 'promote', index: 0, phase: 'failed', attempt: 1, at: iso(T0), error: 'x' }] } });
+  const stepFailed = state({ state: 'held', holdCode: 'SWY_FAILOVER_STEP_FAILED', reason: 'step promote failed', transition: { ...move(1), outcome: 'held', journal: [{ step: 'promote', index: 0, phase: 'failed', attempt: 1, at: iso(T0), error: 'x' }] } });
   assert.equal(attentionFor(stepFailed, clusters)[0].code, 'SWY_FAILOVER_STEP_FAILED');
-  assert.equal(attentionFor(state({ state: 'held', reason: 'east is down; failover to west blocked by prechecks: lag' }), clusters)[0].code, 'SWY_FAILOVER_PRECHECK_FAILED');
-  assert.equal(attentionFor(state({ state: 'held', reason: 'automatic failover is off' }), clusters)[0].code, 'SWY_FAILOVER_HELD');
+  assert.match(attentionFor(stepFailed, clusters)[0].todo, /resumes from that step/);
+  // The code is the recorded one, never read from the reason's text.
+  assert.equal(attentionFor(state({ state: 'held', holdCode: 'SWY_FAILOVER_PRECHECK_FAILED', reason: 'anything' }), clusters)[0].code, 'SWY_FAILOVER_PRECHECK_FAILED');
+  assert.equal(attentionFor(state({ state: 'held', reason: 'blocked by prechecks: written before holdCode existed' }), clusters)[0].code, 'SWY_FAILOVER_HELD');
   const down = [{ ...clusters[0], healthy: false, probes: [{ ...clusters[0].probes[0], ok: false, error: 'refused' }] }];
   const a = attentionFor(state({ unfenced: { cluster: 'west', epoch: 1, since: iso(T0), detail: 'unreachable' } }), down);
   assert.deepEqual(a.map((x) => x.kind), ['active-down', 'unfenced']);

@@ -106,11 +106,13 @@ test('a failed precheck holds and moves nothing', async () => {
   assert.equal(s.active, 'east');
   assert.equal(s.epoch, 0);
   assert.match(s.reason, /blocked by prechecks: promote: .*replica 99 MB behind/);
+  assert.equal(s.holdCode, 'SWY_FAILOVER_PRECHECK_FAILED', 'the hold records its code in the state');
   assert.deepEqual(rec.calls, []);
   await assert.rejects(controller.failover({ to: 'west', reason: 'try', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_PRECHECK_FAILED');
   assert.equal(routing.state().active, 'east');
   const r = await controller.failover({ to: 'west', reason: 'break glass', force: true });
   assert.equal(r.active, 'west');
+  assert.equal(routing.state().holdCode, undefined, 'leaving held drops the code');
   assert.equal(routing.state().transition!.forced, true);
   await controller.stop();
 });
@@ -126,6 +128,7 @@ test('a step that fails with onFailure: hold stops the transition; failover --to
   assert.equal(s.state, 'held');
   assert.equal(s.active, 'west', 'traffic had moved before the failing step; DNS keeps the last safe state');
   assert.match(s.reason, /step promote failed after 1 attempt\(s\): promotion refused/);
+  assert.equal(s.holdCode, 'SWY_FAILOVER_STEP_FAILED');
   await controller.evaluate();
   assert.equal(routing.state().state, 'held', 'a step hold is sticky');
   failPromote = false;
