@@ -75,10 +75,20 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
     }
     const leader = others.find((c) => c.leading())!;
     await a.next((e) => e.t === 'leader' && e.name === leader.name, 30_000, from);
-    const h0 = a.events.length;
-    a.send('reckless');
-    const healed = await a.next((e) => e.t === 'write', 15_000, h0);
-    assert.deepEqual([healed.ok, healed.code], [false, 'SWY_STORE_NOT_LEADER'], 'reachable again, its old term is refused by the guard');
+    // Right after healing, the isolated member may still be catching up and a request can fail
+    // in transport (SWY_STATE_WRITE). That is not the claim: retry a few times, a bounded number,
+    // and require that no attempt commits and that the guard is what finally refuses it.
+    const attempts: (string | undefined)[] = [];
+    for (let i = 0; i < 8; i++) {
+      const h0 = a.events.length;
+      a.send('reckless');
+      const healed = await a.next((e) => e.t === 'write', 15_000, h0);
+      assert.equal(healed.ok, false, `reachable again, the old leader's write #${i + 1} must not commit`);
+      attempts.push(healed.code);
+      if (healed.code !== 'SWY_STATE_WRITE') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(attempts.at(-1), 'SWY_STORE_NOT_LEADER', `reachable again, its old term is refused by the guard (attempts: ${attempts.join(', ')})`);
     for (const c of [a, ...others]) c.signal('SIGKILL');
   });
 }
