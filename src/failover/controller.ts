@@ -7,7 +7,8 @@ import { SwitchyardError, describeError, isSwitchyardError } from '../errors.ts'
 import type { HealthSource } from '../health/types.ts';
 import type { Logger } from '../log.ts';
 import type { FailoverStateName, JournalEntry, Routing, RoutingState, Transition, TransitionKind, UnfencedSource } from '../routing/index.ts';
-import { decide, isStickyHold, restingState } from './policy.ts';
+import { decide } from './policy.ts';
+import { FAILOVER_STATES, isStickyHold, restingState } from '../routing/index.ts';
 import { resumePoint } from './journal.ts';
 import { runWithTimeout } from './run-step.ts';
 import { describeStep } from './describe-step.ts';
@@ -75,7 +76,6 @@ const PRECHECK_RETRY_MS = 5000;
 /** Steps that only tell someone: their failing precheck is reported but never blocks a move. */
 const isNotification = (c: StepConfig): boolean => (c.type === 'webhook' || c.type === 'exec') && c.onFailure === 'continue';
 const EVALUATE_EVERY_MS = 1000;
-const STATES: FailoverStateName[] = ['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back'];
 
 const abortableSleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
   if (signal.aborted) { reject(signal.reason); return; }
@@ -110,7 +110,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const showState = () => {
     const s = routing.state();
     if (s.state !== 'held' && s.state !== 'precheck') heldNotified = null;
-    for (const name of STATES) stateGauge.labels(name).set(s.state === name ? 1 : 0);
+    for (const name of FAILOVER_STATES) stateGauge.labels(name).set(s.state === name ? 1 : 0);
     heldGauge.set(s.state === 'held' ? 1 : 0);
     unfencedGauge.set(s.unfenced ? 1 : 0);
   };
