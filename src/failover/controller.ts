@@ -315,8 +315,8 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
 
   /** Runs fn as the one transition in flight; concurrent callers get SWY_FAILOVER_IN_PROGRESS. */
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (running) return Promise.reject(new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running (${routing.state().reason})`, { httpStatus: 409 }));
-    if (stopping) return Promise.reject(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down', { httpStatus: 503 }));
+    if (running) return Promise.reject(new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running (${routing.state().reason})`));
+    if (stopping) return Promise.reject(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down'));
     const p = fn();
     running = p;
     const clear = () => { if (running === p) running = null; };
@@ -384,10 +384,10 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   }
 
   async function move(kind: 'manual' | 'failback', req: MoveRequest & { to: string }): Promise<MoveResult> {
-    if (!names.includes(req.to)) throw new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(req.to)} (clusters: ${names.join(', ')})`, { httpStatus: 404 });
+    if (!names.includes(req.to)) throw new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(req.to)} (clusters: ${names.join(', ')})`);
     return exclusive(async () => {
       const s = routing.state();
-      if (s.state === 'failing-over' || s.state === 'failing-back') throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`, { httpStatus: 409 });
+      if (s.state === 'failing-over' || s.state === 'failing-back') throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`);
       const reason = req.reason || (kind === 'failback' ? `failback to ${req.to} requested` : `move to ${req.to} requested`);
       if (isStickyHold(s) && s.transition!.to === req.to) {
         log.warn({ to: req.to, forced: req.force }, `resuming held ${s.transition!.kind} ${s.transition!.from}→${s.transition!.to} on request: ${reason}`);
@@ -399,14 +399,14 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
           await commit((x) => ({ ...x, state: restingState(x, preferred), reason: `hold cleared by request: ${reason}`, transition: { ...x.transition!, finishedAt: new Date(now()).toISOString() } }));
           return result(`hold cleared; ${req.to} stays active`);
         }
-        throw new SwitchyardError('SWY_FAILOVER_ALREADY_ACTIVE', `${req.to} is already active${isStickyHold(s) ? ` (held: ${s.reason}; --force clears the hold)` : ''}`, { httpStatus: 409 });
+        throw new SwitchyardError('SWY_FAILOVER_ALREADY_ACTIVE', `${req.to} is already active${isStickyHold(s) ? ` (held: ${s.reason}; --force clears the hold)` : ''}`);
       }
       const activeHealthy = deps.health.clusters().find((h) => h.name === s.active)?.healthy === true;
       const transitionKind: TransitionKind = kind === 'failback' ? 'failback' : activeHealthy ? 'switchover' : 'failover';
       const t = { epoch: s.epoch + 1, kind: transitionKind, from: s.active, to: req.to, reason, forced: req.force };
       const { failures, entries } = await precheck(t);
       if (failures.length > 0 && !req.force) {
-        throw new SwitchyardError('SWY_FAILOVER_PRECHECK_FAILED', `${transitionKind} ${s.active}→${req.to} blocked by prechecks: ${failures.join('; ')}; nothing moved (--force overrides)`, { httpStatus: 409, failures });
+        throw new SwitchyardError('SWY_FAILOVER_PRECHECK_FAILED', `${transitionKind} ${s.active}→${req.to} blocked by prechecks: ${failures.join('; ')}; nothing moved (--force overrides)`, { failures });
       }
       if (failures.length > 0) log.warn({ failures }, `prechecks failed but --force was given: ${failures.join('; ')}`);
       return finish(await begin(transitionKind, s.active, req.to, reason, req.force, entries));
@@ -416,11 +416,11 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   /** The dry run of move(): the same refusals and prechecks, nothing committed. */
   async function plan(req: MoveRequest & { kind: 'manual' | 'failback' }): Promise<MovePlan> {
     const to = req.kind === 'failback' ? preferred : req.to;
-    if (to === undefined || !names.includes(to)) throw new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(to)} (clusters: ${names.join(', ')})`, { httpStatus: 404 });
+    if (to === undefined || !names.includes(to)) throw new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(to)} (clusters: ${names.join(', ')})`);
     const s = routing.state();
-    if (running || s.state === 'failing-over' || s.state === 'failing-back') throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`, { httpStatus: 409 });
+    if (running || s.state === 'failing-over' || s.state === 'failing-back') throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`);
     const resumes = isStickyHold(s) && s.transition!.to === to;
-    if (!resumes && to === s.active) throw new SwitchyardError('SWY_FAILOVER_ALREADY_ACTIVE', `${to} is already active${isStickyHold(s) ? ` (held: ${s.reason}; --force clears the hold)` : ''}`, { httpStatus: 409 });
+    if (!resumes && to === s.active) throw new SwitchyardError('SWY_FAILOVER_ALREADY_ACTIVE', `${to} is already active${isStickyHold(s) ? ` (held: ${s.reason}; --force clears the hold)` : ''}`);
     const activeHealthy = deps.health.clusters().find((h) => h.name === s.active)?.healthy === true;
     const kind: TransitionKind = resumes ? s.transition!.kind : req.kind === 'failback' ? 'failback' : activeHealthy ? 'switchover' : 'failover';
     const from = resumes ? s.transition!.from : s.active;
@@ -447,8 +447,8 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
 
   function finish(outcome: 'completed' | 'held' | 'shutdown'): MoveResult {
     const s = routing.state();
-    if (outcome === 'held') throw new SwitchyardError('SWY_FAILOVER_HELD', `held: ${s.reason}`, { httpStatus: 409 });
-    if (outcome === 'shutdown') throw new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down; the transition resumes from the journal at the next start', { httpStatus: 503 });
+    if (outcome === 'held') throw new SwitchyardError('SWY_FAILOVER_HELD', `held: ${s.reason}`);
+    if (outcome === 'shutdown') throw new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down; the transition resumes from the journal at the next start');
     const t = s.transition!;
     return result(`${t.kind} ${t.from}→${t.to} completed (epoch ${t.epoch}); ${s.active} is active`);
   }

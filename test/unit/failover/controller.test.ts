@@ -210,7 +210,7 @@ test('a journal that does not match the configured steps holds instead of guessi
 test('manual requests: unknown cluster, already active, in progress; failback returns to the preferred cluster', async () => {
   const { routing, controller } = await setup();
   controller.start();
-  await assert.rejects(controller.failover({ to: 'north', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_UNKNOWN_CLUSTER' && e.details?.httpStatus === 404);
+  await assert.rejects(controller.failover({ to: 'north', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_UNKNOWN_CLUSTER' && e.statusCode === 404);
   await assert.rejects(controller.failover({ to: 'east', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_ALREADY_ACTIVE');
   await assert.rejects(controller.failback({ reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_ALREADY_ACTIVE');
   const gen = routing.state().generation;
