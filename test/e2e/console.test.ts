@@ -1,12 +1,15 @@
 // The status page as a person uses it, in headless Chromium against a real `switchyard serve`:
 // it loads and shows both clusters, follows a failover live (server-sent events, no reload),
 // shows a banner for a hold, and its buttons move traffic after a confirmation, with and
-// without an admin token. Screenshots land in test-artifacts/.
+// without an admin token; and, with a real PostgreSQL primary and standby, each cluster's
+// database role and the standby's lag, growing while its replay is paused. Screenshots land in
+// test-artifacts/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshotPath } from '../support/browser.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
+import { generateLag, pauseReplay, resumeReplay, startPostgresPair, waitCaughtUp, type PgPair } from '../support/postgres.ts';
 import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -168,5 +171,79 @@ describe('console with a token, automatic failover off', () => {
     assert.equal((await status(sy)).active, 'west');
     assert.equal(await page.evaluate('localStorage.length + sessionStorage.length + document.cookie.length'), 0, 'the token is kept in memory only');
     await page.waitForSelector('.banner[data-kind="held"]', { state: 'detached', timeout: 5000 });
+  });
+});
+
+interface DbView { role: string; lagBytes: number | null; receiveLagBytes: number | null; lagSeconds: number | null; replayPaused: boolean; replication: { state: string; syncState: string } | null; lsn: string | null; error: string | null }
+
+describe('console with a database per cluster (real PostgreSQL)', () => {
+  let pair: PgPair;
+  let sy: SwitchyardProcess;
+  const databases = async () => {
+    const s = await (await fetch(`${sy.adminUrl}/v1/status`)).json() as { clusters: Array<{ name: string; database: DbView | null }> };
+    return Object.fromEntries(s.clusters.map((c) => [c.name, c.database])) as Record<string, DbView>;
+  };
+  const lagShown = async (page: Page) => Number(await page.getAttribute('article.cluster[data-cluster="west"] .db-lag', 'data-lag-bytes'));
+  before(async () => {
+    pair = await startPostgresPair({ synchronous: false });
+    cleanups.push(() => pair.stop());
+    const east = await startHealthEndpoint('127.0.0.2');
+    const west = await startHealthEndpoint('127.0.0.3');
+    cleanups.push(() => east.kill(), () => west.kill());
+    const withDb = config(east.url, west.url, 'failover: { automatic: false }')
+      .replace(`probes: [{ http: { url: "${east.url}" } }] }`, `probes: [{ http: { url: "${east.url}" } }], database: { url: "${pair.primary.url}" } }`)
+      .replace(`probes: [{ http: { url: "${west.url}" } }] }`, `probes: [{ http: { url: "${west.url}" } }], database: { url: "${pair.standby.url}" } }`);
+    assert.match(withDb, /database: \{ url: "postgres:.*\n.*database: \{ url: "postgres:/, 'both clusters got a database');
+    // One replayed commit, so the standby has a replay timestamp to count seconds from.
+    await generateLag(pair.primary, { rows: 1 });
+    await waitCaughtUp(pair.primary, pair.standby);
+    sy = await startSwitchyard({ config: withDb });
+    cleanups.push(() => sy.stop());
+  });
+
+  test('status and page show primary and standby, and the lag grows while replay is paused', async () => {
+    const caughtUp = await until('east primary, west a streaming standby with no lag', async () => {
+      const d = await databases();
+      return d.east.role === 'primary' && d.west.role === 'standby' && d.west.lagBytes === 0 && d.west.replication?.state === 'streaming' ? d : undefined;
+    });
+    assert.match(caughtUp.east.lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
+    assert.equal(caughtUp.west.lagSeconds, 0, 'a caught-up standby is 0 s behind');
+    assert.equal(caughtUp.west.replication?.syncState, 'async');
+
+    const page = await open(sy);
+    await page.waitForSelector('article.cluster[data-cluster="east"] .db[data-role="primary"]', { timeout: 10_000 });
+    await page.waitForSelector('article.cluster[data-cluster="west"] .db[data-role="standby"]', { timeout: 10_000 });
+    assert.equal(await lagShown(page), 0);
+    assert.match(await page.textContent('article.cluster[data-cluster="west"] .db') ?? '', /lag 0 B, 0 ms · streaming, async/);
+
+    await pauseReplay(pair.standby);
+    await generateLag(pair.primary, { rows: 2000 });
+    const first = await until('a lag in bytes and seconds while replay is paused', async () => {
+      const d = (await databases()).west;
+      return d.replayPaused && d.lagBytes !== null && d.lagBytes > 100_000 && d.lagSeconds !== null && d.lagSeconds > 0 ? d : undefined;
+    });
+    assert.ok(first.receiveLagBytes !== null && first.receiveLagBytes < first.lagBytes!, `received (${first.receiveLagBytes} behind) is ahead of replayed (${first.lagBytes} behind): replay is what is paused`);
+    await generateLag(pair.primary, { rows: 2000 });
+    const second = await until('the lag to grow with more WAL', async () => {
+      const d = (await databases()).west;
+      return d.lagBytes !== null && d.lagBytes > first.lagBytes! + 100_000 && d.lagSeconds! > first.lagSeconds! ? d : undefined;
+    });
+    await page.waitForFunction(`Number(document.querySelector('article.cluster[data-cluster="west"] .db-lag')?.dataset.lagBytes) >= ${second.lagBytes}`, undefined, { timeout: 5000 });
+    assert.match(await page.textContent('article.cluster[data-cluster="west"] .db') ?? '', /lag [\d.]+ (KiB|MiB), [\d.]+ (ms|s|min).*replay paused/);
+    await page.screenshot({ path: screenshotPath('console-database-lag'), fullPage: true });
+
+    await resumeReplay(pair.standby);
+    await until('the lag back to 0 once replay resumes', async () => ((await databases()).west.lagBytes === 0 ? true : undefined));
+    await page.waitForFunction("document.querySelector('article.cluster[data-cluster=\"west\"] .db-lag')?.dataset.lagBytes === '0'", undefined, { timeout: 5000 });
+  });
+
+  test('a standby that stops answering shows as unreachable', async () => {
+    await pair.standby.stop('fast');
+    const d = await until('west unreachable', async () => { const w = (await databases()).west; return w.role === 'unreachable' ? w : undefined; });
+    assert.match(d.error ?? '', new RegExp(`127\\.0\\.0\\.1:${pair.standby.port}`));
+    assert.equal(d.lagBytes, null, 'no lag figure for a database that does not answer');
+    const page = await open(sy);
+    await page.waitForSelector('article.cluster[data-cluster="west"] .db[data-role="unreachable"]', { timeout: 5000 });
+    assert.equal((await databases()).east.role, 'primary');
   });
 });

@@ -7,8 +7,8 @@ import { formatStatus, statusProblems } from '../../../src/cli/format-status.ts'
 const base: StatusView = {
   active: 'east', preferred: 'east', state: 'steady', reason: 'ok', generation: 3, epoch: 0, automatic: true,
   clusters: [
-    { name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], probes: [], since: null, database: false },
-    { name: 'west', active: false, healthy: true, addresses: ['127.0.0.3'], probes: [], since: null, database: false },
+    { name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], probes: [], since: null, database: null },
+    { name: 'west', active: false, healthy: true, addresses: ['127.0.0.3'], probes: [], since: null, database: null },
   ],
   lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null, attention: [], returnHint: null,
   store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
