@@ -1,11 +1,16 @@
 // The status page as a person uses it, in headless Chromium against a real `switchyard serve`:
 // it loads and shows both clusters, follows a failover live (server-sent events, no reload),
 // shows a banner for a hold, and its buttons move traffic after a confirmation, with and
-// without an admin token; and, with a real PostgreSQL primary and standby, each cluster's
+// without an admin token; a state file on a full filesystem shows the store banner and the
+// refused move's error in place; and, with a real PostgreSQL primary and standby, each cluster's
 // database role and the standby's lag, growing while its replay is paused. Screenshots land in
 // test-artifacts/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshotPath } from '../support/browser.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
@@ -54,8 +59,11 @@ before(async () => {
   cleanups.push(() => browser.close());
 });
 
+// Tokyo (UTC+9, no daylight saving): a local time that can never be mistaken for UTC.
+const TIME_ZONE = 'Asia/Tokyo';
+
 async function open(sy: SwitchyardProcess, hash = ''): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 }, timezoneId: TIME_ZONE, locale: 'en-US' });
   cleanups.push(() => page.close());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -95,6 +103,17 @@ describe('console without a token, automatic failover', () => {
     assert.match(await page.textContent('article.move.current') ?? '', /switch-traffic/);
     await page.waitForSelector('.banner[data-kind="active-down"]', { state: 'detached', timeout: 5000 });
     await page.screenshot({ path: screenshotPath('console-failed-over'), fullPage: true });
+
+    // The timeline: each step with a duration; times in the browser's zone, UTC on hover.
+    const durations = await page.$$eval('article.move.current table.steps tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
+    assert.ok(durations.length >= 1 && durations.every((d) => /^\d+(\.\d)? (ms|s|min)$/.test(d ?? '')), `step durations: ${JSON.stringify(durations)}`);
+    const times = await page.$$eval('article.move.current time', (els) => els.map((e) => ({ iso: e.getAttribute('datetime')!, title: e.getAttribute('title'), text: e.textContent })));
+    assert.ok(times.length >= 3, 'started, finished and the journal entries carry times');
+    for (const t of times) {
+      const d = new Date(t.iso);
+      assert.equal(t.title, `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)} UTC`, 'UTC on hover');
+      assert.equal(t.text, d.toLocaleString('en-US', { timeZone: TIME_ZONE }), 'shown in the browser\'s time zone');
+    }
   });
 
   test('the fail-back button shows the dry-run plan, moves nothing on cancel, and moves on confirm', async () => {
@@ -117,6 +136,25 @@ describe('console without a token, automatic failover', () => {
     assert.equal((await status(sy)).active, 'east');
     await page.waitForFunction("document.querySelector('#active')?.textContent === 'east'", undefined, { timeout: 2000 });
     assert.equal(await page.locator('article.move').count(), 2, 'the previous move stays on the timeline');
+  });
+
+  test('when the server refuses another event stream (503), the page falls back to polling by itself', async () => {
+    const streams: AbortController[] = [];
+    cleanups.push(async () => { for (const c of streams) c.abort(); });
+    let refused: Response | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const c = new AbortController();
+      const res = await fetch(`${sy.adminUrl}/v1/events`, { signal: c.signal });
+      if (res.status === 503) refused = res;
+      else { assert.equal(res.status, 200); streams.push(c); }
+    }
+    assert.ok(refused, 'the 33rd stream at the latest is refused');
+    assert.equal((await refused.json() as { error: { code: string } }).error.code, 'SWY_ADMIN_UNAVAILABLE');
+    const page = await open(sy);
+    await page.waitForFunction("window.switchyardConsole.mode() === 'polling'", undefined, { timeout: 10_000 });
+    assert.match(await page.textContent('#conn') ?? '', /polling every second/);
+    for (const c of streams) c.abort();
+    assert.equal(await page.textContent('#active'), (await status(sy)).active);
   });
 
   test('without server-sent events the page polls and still follows the state', async () => {
@@ -245,5 +283,47 @@ describe('console with a database per cluster (real PostgreSQL)', () => {
     const page = await open(sy);
     await page.waitForSelector('article.cluster[data-cluster="west"] .db[data-role="unreachable"]', { timeout: 5000 });
     assert.equal((await databases()).east.role, 'primary');
+  });
+});
+
+describe('console when the state store cannot be written', () => {
+  let sy: SwitchyardProcess;
+  let mnt: string;
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swy-console-store-'));
+    mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    // A small filesystem of its own (root, as in CI and the safety test): filling it fails the next write.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    cleanups.push(async () => { execFileSync('umount', ['-l', mnt]); rmSync(dir, { recursive: true, force: true }); });
+    const east = await startHealthEndpoint('127.0.0.2');
+    const west = await startHealthEndpoint('127.0.0.3');
+    cleanups.push(() => east.kill(), () => west.kill());
+    sy = await startSwitchyard({ config: config(east.url, west.url, `failover: { automatic: false }\nstate: { file: "${join(mnt, 'state.json')}" }`) });
+    cleanups.push(() => sy.stop());
+    await bothHealthy(sy);
+  });
+
+  test('a refused move shows its error in place and the store banner appears, then clears once space is back', async () => {
+    const page = await open(sy);
+    assert.equal(await page.locator('.banner').count(), 0);
+    try { execFileSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=64k'], { stdio: 'ignore' }); } catch { /* ENOSPC: full, as intended */ }
+    await page.click('button[data-action="failover"][data-to="west"]');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#result.error', { timeout: 20_000 });
+    assert.match(await page.textContent('#result') ?? '', /SWY_STATE_WRITE/);
+    assert.equal((await status(sy)).active, 'east', 'a move that cannot be recorded does not happen');
+    await page.waitForSelector('.banner[data-kind="store"]', { timeout: 5000 });
+    const banner = await page.textContent('.banner[data-kind="store"]') ?? '';
+    assert.match(banner, /SWY_STATE_WRITE the routing state cannot be written \(file .*state\.json\)/);
+    assert.match(banner, /ENOSPC/);
+    assert.match(banner, /What to do: no move can be recorded/);
+    const since = await page.$eval('.banner[data-kind="store"] time', (e) => ({ iso: e.getAttribute('datetime')!, text: e.textContent }));
+    assert.equal(since.text, new Date(since.iso).toLocaleString('en-US', { timeZone: TIME_ZONE }), 'the banner\'s time in the browser\'s zone too');
+    await page.screenshot({ path: screenshotPath('console-store-failing'), fullPage: true });
+    unlinkSync(join(mnt, 'fill'));
+    // The store check writes the state again every 5 s; the banner goes on its own.
+    await page.waitForSelector('.banner[data-kind="store"]', { state: 'detached', timeout: 15_000 });
   });
 });

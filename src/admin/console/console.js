@@ -17,6 +17,8 @@
     const d = new Date(iso);
     return '<time datetime="' + esc(iso) + '" title="' + esc(d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')) + '">' + esc(d.toLocaleString()) + '</time>';
   };
+  // ISO times inside a server's message (a banner's "since ..."), shown like every other time.
+  const times = (html) => html.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, (iso) => time(iso));
   const dur = (ms) => (ms < 1000 ? Math.round(ms) + ' ms' : ms < 120000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms / 60000) + ' min');
 
   const bytes = (n) => (n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : n < 1073741824 ? (n / 1048576).toFixed(1) + ' MiB' : (n / 1073741824).toFixed(2) + ' GiB');
@@ -78,7 +80,7 @@
   function renderBanners(s) {
     $('banners').innerHTML = s.attention.map((a) =>
       '<div class="banner ' + esc(a.kind) + '" role="alert" data-kind="' + esc(a.kind) + '">' + (a.code ? '<b class="code">' + esc(a.code) + '</b> ' : '') +
-      esc(a.message) + '<div class="todo">What to do: ' + esc(a.todo) + '</div></div>').join('');
+      times(esc(a.message)) + '<div class="todo">What to do: ' + esc(a.todo) + '</div></div>').join('');
   }
 
   function renderSummary(s) {
