@@ -87,7 +87,9 @@ export function attentionFor(state: RoutingState, clusters: StatusView['clusters
     out.push({ kind: 'unfenced', code: null, message: `the old primary ${u.cluster} (epoch ${u.epoch}) is not fenced since ${u.since}: ${u.detail}`, todo: `make sure ${u.cluster}'s database takes no writes (fence or stop it by hand); switchyard re-fences it when it answers` });
   }
   if (!store.ok) {
-    out.push({ kind: 'store', code: store.error?.code ?? null, message: `the routing state cannot be written (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: free the disk or make it writable (runbook: state store); DNS keeps answering the current active cluster' });
+    const code = store.error?.code ?? null;
+    const what = code === 'SWY_STATE_WRITE' ? 'cannot be written' : code === 'SWY_STATE_READ' ? 'cannot be read' : 'store is failing';
+    out.push({ kind: 'store', code, message: `the routing state ${what} (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: make the store writable and reachable again (a full disk, permissions, the store\'s host; runbook: state store); DNS keeps answering the current active cluster' });
   }
   return out;
 }

@@ -67,4 +67,7 @@ test('attention: a store that cannot be written has a banner with the store erro
   assert.deepEqual(a.map((x) => [x.kind, x.code]), [['held', 'SWY_FAILOVER_HELD'], ['store', 'SWY_STATE_WRITE']]);
   assert.match(a[1].message, /cannot be written \(file \/x\/state\.json\) since 2026-12-01T10:00:00\.000Z: ENOSPC/);
   assert.match(a[1].todo, /no move can be recorded/);
+  const unreadable = attentionFor(state({}), clusters, { ...store, error: { code: 'SWY_STATE_READ', message: 'EACCES' } });
+  assert.match(unreadable[0].message, /^the routing state cannot be read \(file/);
+  assert.equal(unreadable[0].code, 'SWY_STATE_READ');
 });
