@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StatusView } from '../../../src/admin/index.ts';
-import { formatStatus, statusProblems } from '../../../src/cli/format-status.ts';
+import { databaseLine, formatStatus, statusProblems } from '../../../src/cli/format-status.ts';
 
 const base: StatusView = {
   active: 'east', preferred: 'east', state: 'steady', reason: 'ok', generation: 3, epoch: 0, automatic: true,
@@ -33,4 +33,18 @@ test('formatStatus shows an unfenced old primary and a failing store on top', ()
   const text = formatStatus({ ...base, unfenced: { cluster: 'east', epoch: 1, since: 't', detail: 'unreachable' }, store: { ...base.store, ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC' } } });
   assert.match(text, /^OLD PRIMARY UNFENCED: east since t \(epoch 1\): unreachable$/m);
   assert.match(text, /^STATE STORE FAILING \(file \/x\) since .*SWY_STATE_WRITE ENOSPC$/m);
+});
+
+test('formatStatus lists each database\'s role and a standby\'s lag, and nothing without databases', () => {
+  assert.doesNotMatch(formatStatus(base), /DATABASE/);
+  const none = { role: 'unknown' as const, checkedAt: null, error: null, lsn: null, lagBytes: null, receiveLagBytes: null, lagSeconds: null, replayPaused: false, replication: null, sourceAt: null };
+  const clusters = [
+    { ...base.clusters[0], database: { ...none, role: 'primary' as const, lsn: '0/3000000' } },
+    { ...base.clusters[1], database: { ...none, role: 'standby' as const, lsn: '0/2F00000', lagBytes: 1048576, receiveLagBytes: 0, lagSeconds: 2.84, replayPaused: true, replication: { state: 'streaming', syncState: 'async' } } },
+  ];
+  const text = formatStatus({ ...base, clusters });
+  assert.match(text, /^east {8}primary at 0\/3000000$/m);
+  assert.match(text, /^west {8}standby, lag 1048576 bytes, 2\.8 s behind, 0 bytes not yet received, replay PAUSED, streaming async$/m);
+  assert.equal(databaseLine({ ...none, role: 'unreachable', error: '127.0.0.1:5432/postgres: connection refused' }), 'UNREACHABLE, 127.0.0.1:5432/postgres: connection refused');
+  assert.equal(databaseLine({ ...none, role: 'standby' }), 'standby, lag unknown, not listed by the active primary');
 });
