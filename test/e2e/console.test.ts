@@ -158,8 +158,15 @@ describe('console without a token, automatic failover', () => {
   });
 
   test('without server-sent events the page polls and still follows the state', async () => {
+    await until('10 samples of west in the server\'s ring', async () => {
+      const v = await (await fetch(`${sy.adminUrl}/v1/console`)).json() as { history: { probes: Array<{ cluster: string; ok: boolean[] }> } };
+      return (v.history.probes.find((p) => p.cluster === 'west')?.ok.filter(Boolean).length ?? 0) >= 10 ? true : undefined;
+    });
     const page = await open(sy, '#poll');
     assert.equal(await page.evaluate('window.switchyardConsole.mode()'), 'polling');
+    // The chart starts from the server's ring, not empty: far more points than the page could have polled since it opened.
+    const points = await page.$eval('article.cluster[data-cluster="west"] polyline', (e) => e.getAttribute('points')!.trim().split(' ').length);
+    assert.ok(points >= 10, `west's chart shows ${points} samples right after loading`);
     await page.click('button[data-action="drill"]');
     await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
     assert.match(await page.textContent('#plan-message') ?? '', /switchover east→west/);
