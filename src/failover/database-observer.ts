@@ -176,7 +176,8 @@ export function createDatabaseObserver(options: DatabaseObserverOptions, deps: D
     }
     if (standbyProblems.delete(cluster.name)) log.info({ cluster: cluster.name }, `${cluster.name}'s database answers again`);
     const { target } = answer;
-    if (!target.inRecovery) return { ...NOTHING_SEEN, role: 'primary', checkedAt, error: `not in recovery while ${active} is active: it takes writes of its own` };
+    // After a move this is the old primary: fenced (its clients cannot log in) or not (the unfenced banner), it is no standby until rebuilt.
+    if (!target.inRecovery) return { ...NOTHING_SEEN, role: 'primary', checkedAt, error: `a primary too while ${active} is active (the old primary after a move, fenced or not): not a standby of ${active} until rebuilt from it` };
     return { ...standbyLag(target, source), role: 'standby', checkedAt };
   }
 
