@@ -235,7 +235,7 @@ describe('console with a database per cluster (real PostgreSQL)', () => {
     const east = await startHealthEndpoint('127.0.0.2');
     const west = await startHealthEndpoint('127.0.0.3');
     cleanups.push(() => east.kill(), () => west.kill());
-    const withDb = config(east.url, west.url, 'failover: { automatic: false }')
+    const withDb = config(east.url, west.url, 'failover: { automatic: false, cooldown: 0s, steps: [switch-traffic, postgres-fence, { postgres-promote: { maxLagBytes: 65536 } }] }')
       .replace(`probes: [{ http: { url: "${east.url}" } }] }`, `probes: [{ http: { url: "${east.url}" } }], database: { url: "${pair.primary.url}" } }`)
       .replace(`probes: [{ http: { url: "${west.url}" } }] }`, `probes: [{ http: { url: "${west.url}" } }], database: { url: "${pair.standby.url}" } }`);
     assert.match(withDb, /database: \{ url: "postgres:.*\n.*database: \{ url: "postgres:/, 'both clusters got a database');
@@ -282,14 +282,33 @@ describe('console with a database per cluster (real PostgreSQL)', () => {
     await page.waitForFunction("document.querySelector('article.cluster[data-cluster=\"west\"] .db-lag')?.dataset.lagBytes === '0'", undefined, { timeout: 5000 });
   });
 
-  test('a standby that stops answering shows as unreachable', async () => {
-    await pair.standby.stop('fast');
-    const d = await until('west unreachable', async () => { const w = (await databases()).west; return w.role === 'unreachable' ? w : undefined; });
-    assert.match(d.error ?? '', new RegExp(`127\\.0\\.0\\.1:${pair.standby.port}`));
+  test('after a failover from the console, west is the primary and east the old primary, not a standby', async () => {
+    const page = await open(sy);
+    await page.click('button[data-action="failover"][data-to="west"]');
+    await page.waitForSelector('#confirm[open]', { timeout: 10_000 });
+    assert.match(await page.textContent('#confirm-body') ?? '', /postgres-promote/);
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#result.ok:has-text("east→west completed")', { timeout: 30_000 });
+    const d = await until('west primary, east the old primary', async () => {
+      const x = await databases();
+      return x.west.role === 'primary' && x.east.role === 'primary' ? x : undefined;
+    });
+    assert.match(d.west.lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/, 'the active primary\'s position');
+    assert.equal(d.west.error, null);
+    assert.match(d.east.error ?? '', /a primary too while west is active .*not a standby of west until rebuilt/);
+    assert.equal(d.east.lagBytes, null, 'a primary has no lag figure');
+    await page.waitForSelector('article.cluster[data-cluster="west"] .db[data-role="primary"]', { timeout: 5000 });
+    await page.waitForSelector('article.cluster[data-cluster="east"] .db[data-role="primary"] .db-error', { timeout: 5000 });
+  });
+
+  test('a database that stops answering shows as unreachable', async () => {
+    await pair.primary.stop('fast');
+    const d = await until('east unreachable', async () => { const e = (await databases()).east; return e.role === 'unreachable' ? e : undefined; });
+    assert.match(d.error ?? '', new RegExp(`127\\.0\\.0\\.1:${pair.primary.port}`));
     assert.equal(d.lagBytes, null, 'no lag figure for a database that does not answer');
     const page = await open(sy);
-    await page.waitForSelector('article.cluster[data-cluster="west"] .db[data-role="unreachable"]', { timeout: 5000 });
-    assert.equal((await databases()).east.role, 'primary');
+    await page.waitForSelector('article.cluster[data-cluster="east"] .db[data-role="unreachable"]', { timeout: 5000 });
+    assert.equal((await databases()).west.role, 'primary');
   });
 });
 
