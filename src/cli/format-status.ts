@@ -29,6 +29,8 @@ export function databaseLine(d: DatabaseView): string {
     if (d.receiveLagBytes !== null && d.receiveLagBytes !== d.lagBytes) parts.push(`${d.receiveLagBytes} bytes not yet received`);
     if (d.replayPaused) parts.push('replay PAUSED');
     parts.push(d.replication ? `${d.replication.state} ${d.replication.syncState}` : 'not listed by the active primary');
+    // The primary did not answer: the lag is counted from its last recorded position.
+    if (d.sourceAt && d.checkedAt && Date.parse(d.checkedAt) - Date.parse(d.sourceAt) > 5000) parts.push(`counted from the primary's position recorded at ${d.sourceAt}`);
   }
   if (d.error) parts.push(d.error);
   return parts.join(', ');

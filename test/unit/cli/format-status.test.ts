@@ -47,4 +47,7 @@ test('formatStatus lists each database\'s role and a standby\'s lag, and nothing
   assert.match(text, /^west {8}standby, lag 1048576 bytes, 2\.8 s behind, 0 bytes not yet received, replay PAUSED, streaming async$/m);
   assert.equal(databaseLine({ ...none, role: 'unreachable', error: '127.0.0.1:5432/postgres: connection refused' }), 'UNREACHABLE, 127.0.0.1:5432/postgres: connection refused');
   assert.equal(databaseLine({ ...none, role: 'standby' }), 'standby, lag unknown, not listed by the active primary');
+  const stale = { ...none, role: 'standby' as const, lagBytes: 0, receiveLagBytes: 0, lagSeconds: 0, checkedAt: '2026-12-02T00:01:00.000Z' };
+  assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:59.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary');
+  assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:00.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary, counted from the primary\'s position recorded at 2026-12-02T00:00:00.000Z');
 });

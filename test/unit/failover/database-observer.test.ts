@@ -12,7 +12,7 @@ const source = { lsn: '0/3000000', systemIdentifier: '7', timeline: 1, at: '2026
 
 test('standbyLag: bytes not replayed and not received, seconds only while WAL is pending', () => {
   const table: Array<[string, TargetState, typeof source | undefined, Partial<ReturnType<typeof standbyLag>>]> = [
-    ['caught up: 0 bytes, 0 s however old the last commit', target({}), source, { lagBytes: 0, receiveLagBytes: 0, lagSeconds: 0, replication: { state: 'streaming', syncState: 'async' }, error: null }],
+    ['caught up: 0 bytes, 0 s however old the last commit', target({}), source, { lagBytes: 0, receiveLagBytes: 0, lagSeconds: 0, replication: { state: 'streaming', syncState: 'async' }, error: null, sourceAt: source.at }],
     ['replay paused: received everything, replayed less', target({ replayLsn: '0/2FF0000', paused: true }), { ...source }, { lagBytes: 0x10000, receiveLagBytes: 0, lagSeconds: 42, replayPaused: true }],
     ['behind in receiving too', target({ receiveLsn: '0/2FF8000', replayLsn: '0/2FF0000' }), source, { lagBytes: 0x10000, receiveLagBytes: 0x8000, lagSeconds: 42 }],
     ['an LSN across the 4 GiB boundary', target({ receiveLsn: '0/FFFFFF00', replayLsn: '0/FFFFFF00' }), { ...source, lsn: '1/00000100' }, { lagBytes: 0x200, receiveLagBytes: 0x200 }],
