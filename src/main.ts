@@ -170,7 +170,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), { ...routing.storeStatus(), description: store.description }),
+    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), { ...routing.storeStatus(), description: store.description }, observer.databases()),
     ready: () => ready,
     actions: controller,
   });

@@ -14,15 +14,17 @@ export function loadConsoleAssets(): ConsoleAssets {
 }
 
 const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const database = (d: ConsoleView['status']['clusters'][number]['database']): string => (d === null ? 'none'
+  : `${esc(d.role)}${d.role === 'standby' ? `, lag ${d.lagBytes === null ? 'unknown' : `${d.lagBytes} bytes${d.lagSeconds === null ? '' : `, ${d.lagSeconds.toFixed(1)} s`}`}` : ''}${d.error ? ` (${esc(d.error)})` : ''}`);
 const health = (h: boolean | null): string => (h === null ? '<span class="unk">unknown</span>' : h ? '<span class="ok">healthy</span>' : '<span class="bad">down</span>');
 
 function staticTable(v: ConsoleView): string {
   const s = v.status;
-  const rows = s.clusters.map((c) => `<tr><td>${esc(c.name)}${c.active ? ' <b>(active)</b>' : ''}</td><td>${health(c.healthy)}</td><td>${esc(c.addresses.join(', '))}</td>
+  const rows = s.clusters.map((c) => `<tr><td>${esc(c.name)}${c.active ? ' <b>(active)</b>' : ''}</td><td>${health(c.healthy)}</td><td>${esc(c.addresses.join(', '))}</td><td>${database(c.database)}</td>
     <td>${c.probes.map((p) => `${esc(p.name)}: ${p.ok === null ? 'pending' : p.ok ? 'ok' : 'FAIL'}${p.latencyMs === null ? '' : ` ${p.latencyMs.toFixed(1)} ms`}${p.error ? ` (${esc(p.error)})` : ''}`).join('<br>')}</td></tr>`).join('');
   const banners = s.attention.map((a) => `<p class="banner">${a.code ? `<b>${esc(a.code)}</b> ` : ''}${esc(a.message)}: ${esc(a.todo)}</p>`).join('');
   return `${banners}<p>Active: <b>${esc(s.active)}</b>, state: <b>${esc(s.state)}</b>, epoch ${s.epoch}: ${esc(s.reason)}</p>
-<table><tr><th>cluster</th><th>health</th><th>addresses</th><th>probes</th></tr>${rows}</table>`;
+<table><tr><th>cluster</th><th>health</th><th>addresses</th><th>database</th><th>probes</th></tr>${rows}</table>`;
 }
 
 export function renderStatusPage(v: ConsoleView, assets: ConsoleAssets): string {

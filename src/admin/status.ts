@@ -13,6 +13,27 @@ export interface Attention {
   todo: string;
 }
 
+/**
+ * A cluster's database as the database observer (src/failover) last saw it: its role, and for a
+ * standby of the active cluster's primary its lag. Built by the observer; admin only shows it.
+ */
+export interface DatabaseStatus {
+  role: 'primary' | 'standby' | 'unreachable' | 'unknown';
+  checkedAt: string | null;
+  error: string | null;
+  lsn: string | null;
+  lagBytes: number | null;
+  receiveLagBytes: number | null;
+  lagSeconds: number | null;
+  replayPaused: boolean;
+  replication: { state: string; syncState: string } | null;
+  sourceAt: string | null;
+}
+
+const DATABASE_NOT_SEEN: DatabaseStatus = {
+  role: 'unknown', checkedAt: null, error: null, lsn: null, lagBytes: null, receiveLagBytes: null, lagSeconds: null, replayPaused: false, replication: null, sourceAt: null,
+};
+
 export interface StatusView {
   active: string;
   preferred: string;
@@ -21,7 +42,7 @@ export interface StatusView {
   generation: number;
   epoch: number;
   automatic: boolean;
-  clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null; database: boolean }>;
+  clusters: Array<{ name: string; active: boolean; healthy: boolean | null; addresses: string[]; probes: ClusterHealth['probes']; since: string | null; database: DatabaseStatus | null }>;
   lastTransition: Transition | null;
   /** The old primary of a move that could not be fenced and is not active: it may take writes. */
   unfenced: UnfencedSource | null;
@@ -66,12 +87,15 @@ export function attentionFor(state: RoutingState, clusters: StatusView['clusters
     out.push({ kind: 'unfenced', code: null, message: `the old primary ${u.cluster} (epoch ${u.epoch}) is not fenced since ${u.since}: ${u.detail}`, todo: `make sure ${u.cluster}'s database takes no writes (fence or stop it by hand); switchyard re-fences it when it answers` });
   }
   if (!store.ok) {
-    out.push({ kind: 'store', code: store.error?.code ?? null, message: `the routing state cannot be written (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: free the disk or make it writable (runbook: state store); DNS keeps answering the current active cluster' });
+    const code = store.error?.code ?? null;
+    const what = code === 'SWY_STATE_WRITE' ? 'cannot be written' : code === 'SWY_STATE_READ' ? 'cannot be read' : 'store is failing';
+    out.push({ kind: 'store', code, message: `the routing state ${what} (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: make the store writable and reachable again (a full disk, permissions, the store\'s host; runbook: state store); DNS keeps answering the current active cluster' });
   }
   return out;
 }
 
-export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'>, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE): StatusView {
+/** `databases`: the database observer's view by cluster; a configured database it has not seen yet is `unknown`, an unconfigured one null. */
+export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'>, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE, databases: Readonly<Record<string, DatabaseStatus>> = {}): StatusView {
   const { clusters } = config;
   const view: StatusView = {
     active: state.active,
@@ -83,7 +107,7 @@ export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters'
     automatic: config.failover.automatic,
     clusters: clusters.map((c) => {
       const h = health.find((x) => x.name === c.name);
-      return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null, database: c.database !== undefined };
+      return { name: c.name, active: c.name === state.active, healthy: h?.healthy ?? null, addresses: c.addresses, probes: h?.probes ?? [], since: h?.since ?? null, database: c.database === undefined ? null : databases[c.name] ?? DATABASE_NOT_SEEN };
     }),
     lastTransition: state.transition,
     unfenced: state.unfenced ?? null,

@@ -18,6 +18,24 @@ export function statusProblems(s: StatusView): Array<{ exit: number; what: strin
   return out;
 }
 
+type DatabaseView = NonNullable<StatusView['clusters'][number]['database']>;
+
+/** `standby, lag 123456 bytes, 2.8 s behind, replay PAUSED, streaming async`. Pure. */
+export function databaseLine(d: DatabaseView): string {
+  const parts: string[] = [d.role === 'unreachable' ? 'UNREACHABLE' : d.role];
+  if (d.role === 'primary' && d.lsn) parts[0] += ` at ${d.lsn}`;
+  if (d.role === 'standby') {
+    parts.push(d.lagBytes === null ? 'lag unknown' : `lag ${d.lagBytes} bytes${d.lagSeconds === null ? '' : `, ${d.lagSeconds.toFixed(1)} s behind`}`);
+    if (d.receiveLagBytes !== null && d.receiveLagBytes !== d.lagBytes) parts.push(`${d.receiveLagBytes} bytes not yet received`);
+    if (d.replayPaused) parts.push('replay PAUSED');
+    parts.push(d.replication ? `${d.replication.state} ${d.replication.syncState}` : 'not listed by the active primary');
+    // The primary did not answer: the lag is counted from its last recorded position.
+    if (d.sourceAt && d.checkedAt && Date.parse(d.checkedAt) - Date.parse(d.sourceAt) > 5000) parts.push(`counted from the primary's position recorded at ${d.sourceAt}`);
+  }
+  if (d.error) parts.push(d.error);
+  return parts.join(', ');
+}
+
 export function formatStatus(s: StatusView): string {
   const lines: string[] = [];
   for (const a of s.attention ?? []) {
@@ -39,6 +57,13 @@ export function formatStatus(s: StatusView): string {
     const health = c.healthy === null ? 'unknown' : c.healthy ? 'healthy' : 'DOWN';
     const probes = c.probes.map((p) => `${p.name}: ${p.ok === null ? 'pending' : p.ok ? 'ok' : 'FAIL'}${p.latencyMs === null ? '' : ` ${p.latencyMs.toFixed(1)}ms`}${p.error ? ` (${p.error})` : ''}`).join('; ');
     lines.push(`${pad(`${c.name}${c.active ? '*' : ''}`, 12)}${pad(health, 10)}${pad(c.addresses.join(','), 28)}${probes || '-'}`);
+  }
+  // Each database's role and a standby's lag (an older server sends a boolean here: nothing to show).
+  const withDb = s.clusters.filter((c) => typeof c.database === 'object' && c.database !== null);
+  if (withDb.length > 0) {
+    lines.push('');
+    lines.push(`${pad('DATABASE', 12)}ROLE AND LAG`);
+    for (const c of withDb) lines.push(`${pad(c.name, 12)}${databaseLine(c.database!)}`);
   }
   lines.push('');
   const t = s.lastTransition;

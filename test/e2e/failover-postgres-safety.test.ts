@@ -196,7 +196,9 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await db.primary.start();
     await until('east fenced on its return', async () => stateFile(dir).unfenced === undefined, 15_000, sy);
     await assert.rejects(db.primary.queryAs('app', 'SELECT 1'), { code: '28000' });
-    assert.equal(await metric(sy, 'switchyard_failover_old_primary_unfenced'), 0);
+    // The state file shows the change before the commit returns (the store writes its copy after
+    // the file), and the gauge follows on the commit: wait for it rather than race it.
+    await until('the unfenced gauge back to 0', async () => (await metric(sy, 'switchyard_failover_old_primary_unfenced')) === 0, 5000, sy);
     assert.equal((await status(sy)).active, 'west');
     assert.match(sy.logs(), /old primary east answered and is fenced now/);
   });

@@ -141,7 +141,8 @@ test('a state file deleted while running is rewritten and reported; a restart af
   unlinkSync(file);
   await until('the file rewritten', sy, async () => (existsSync(file) ? true : undefined), 15_000);
   assert.equal(JSON.parse(readFileSync(file, 'utf8')).active, 'west');
-  assert.equal((await status(sy)).store.restores, 1);
+  // The file is back before the restore returns (its copy is written after it): wait for the report.
+  await until('the restore reported', sy, async () => ((await status(sy)).store.restores === 1 ? true : undefined), 5000);
   assert.equal(await metric(sy, 'switchyard_routing_store_restores_total'), 1);
   const told = await until('the store notification', sy, async () => hook.bodies.find((b) => b.kind === 'store-failure' && b.code === 'SWY_STATE_MISSING'));
   assert.match(String(told.summary), /rewrote it from memory/);

@@ -17,7 +17,29 @@
     const d = new Date(iso);
     return '<time datetime="' + esc(iso) + '" title="' + esc(d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')) + '">' + esc(d.toLocaleString()) + '</time>';
   };
+  // ISO times inside a server's message (a banner's "since ..."), shown like every other time.
+  const times = (html) => html.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, (iso) => time(iso));
   const dur = (ms) => (ms < 1000 ? Math.round(ms) + ' ms' : ms < 120000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms / 60000) + ' min');
+
+  const bytes = (n) => (n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : n < 1073741824 ? (n / 1048576).toFixed(1) + ' MiB' : (n / 1073741824).toFixed(2) + ' GiB');
+
+  // A cluster's database as the observer last saw it: role; a standby's lag behind the active primary.
+  function database(d) {
+    if (!d) return '<p class="db" data-role="none">database: none configured</p>';
+    let html = '<p class="db" data-role="' + esc(d.role) + '">database: <b class="role-' + esc(d.role) + '">' + esc(d.role) + '</b>';
+    if (d.role === 'primary' && d.lsn) html += ' at <span class="code">' + esc(d.lsn) + '</span>';
+    if (d.role === 'standby') {
+      html += ' · lag <b class="db-lag" data-lag-bytes="' + (d.lagBytes ?? '') + '" data-lag-seconds="' + (d.lagSeconds ?? '') + '">' +
+        (d.lagBytes === null ? 'unknown' : bytes(d.lagBytes) + (d.lagSeconds === null ? '' : ', ' + dur(d.lagSeconds * 1000))) + '</b>';
+      if (d.receiveLagBytes !== null && d.receiveLagBytes !== d.lagBytes) html += ' (' + bytes(d.receiveLagBytes) + ' not yet received)';
+      if (d.replayPaused) html += ' · <b class="bad">replay paused</b>';
+      html += d.replication ? ' · ' + esc(d.replication.state) + ', ' + esc(d.replication.syncState) : ' · <span class="unk">not listed by the active primary</span>';
+      if (d.sourceAt && d.checkedAt && Date.parse(d.checkedAt) - Date.parse(d.sourceAt) > 5000) html += ' · behind the primary\'s position of ' + time(d.sourceAt);
+    }
+    if (d.error) html += ' <small class="db-error">' + esc(d.error) + '</small>';
+    if (d.checkedAt) html += ' · checked ' + time(d.checkedAt);
+    return html + '</p>';
+  }
 
   function addSample(cluster, probe, at, ms, ok) {
     const key = cluster + '/' + probe;
@@ -58,7 +80,7 @@
   function renderBanners(s) {
     $('banners').innerHTML = s.attention.map((a) =>
       '<div class="banner ' + esc(a.kind) + '" role="alert" data-kind="' + esc(a.kind) + '">' + (a.code ? '<b class="code">' + esc(a.code) + '</b> ' : '') +
-      esc(a.message) + '<div class="todo">What to do: ' + esc(a.todo) + '</div></div>').join('');
+      times(esc(a.message)) + '<div class="todo">What to do: ' + esc(a.todo) + '</div></div>').join('');
   }
 
   function renderSummary(s) {
@@ -76,8 +98,7 @@
         (p.error ? ' <small>' + esc(p.error) + '</small>' : '') + '</td><td>' + time(p.checkedAt) + '</td><td class="nowrap">' + chart(c.name, p.name) + '</td></tr>').join('');
       return '<article class="cluster' + (c.active ? ' active' : '') + '" data-cluster="' + esc(c.name) + '"><h3>' + esc(c.name) + (c.active ? ' <span class="tag">active</span>' : '') +
         (c.name === s.preferred ? ' <span class="tag pref">preferred</span>' : '') + ' ' + h + '</h3>' +
-        '<p>addresses ' + esc(c.addresses.join(', ')) + (c.since ? ' · verdict since ' + time(c.since) : '') +
-        ' · database: ' + (c.database ? 'configured (role and lag are checked by the prechecks: see a dry run)' : 'none') + '</p>' +
+        '<p>addresses ' + esc(c.addresses.join(', ')) + (c.since ? ' · verdict since ' + time(c.since) : '') + '</p>' + database(c.database) +
         '<table class="probes"><tr><th>probe</th><th>result</th><th>checked</th><th>latency, last 15 min</th></tr>' + probes + '</table></article>';
     }).join('');
   }

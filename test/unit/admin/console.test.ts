@@ -10,7 +10,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 function status(at: number, latencyMs: number, ok: boolean, transition: Transition | null = null): StatusView {
   return {
     active: 'east', preferred: 'east', state: 'steady', reason: '', generation: 1, epoch: 0, automatic: true,
-    clusters: [{ name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], since: null, database: false, probes: [{ name: 'http', ok, latencyMs, error: null, checkedAt: iso(at) }] }],
+    clusters: [{ name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], since: null, database: null, probes: [{ name: 'http', ok, latencyMs, error: null, checkedAt: iso(at) }] }],
     lastTransition: transition, unfenced: null, attention: [], returnHint: null, updatedAt: iso(at), store: { ok: true, error: null, since: iso(at), lastWriteAt: null, restores: 0, description: 'file /x' }, endpoints: { hostnames: [], dns: [], proxy: null },
   };
 }
@@ -57,4 +57,17 @@ test('attention: a hold carries its code, a down active cluster and an unfenced 
   assert.deepEqual(a.map((x) => x.kind), ['active-down', 'unfenced']);
   assert.match(a[0].message, /traffic goes to east, which is down \(http: refused\)/);
   assert.match(a[1].todo, /west's database takes no writes/);
+});
+
+test('attention: a store that cannot be written has a banner with the store error\'s code, after the others', () => {
+  const clusters = status(T0, 1, true).clusters;
+  const store = { ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC: no space left on device' }, since: iso(T0), lastWriteAt: null, restores: 0, description: 'file /x/state.json' };
+  assert.deepEqual(attentionFor(state({}), clusters, { ...store, ok: true, error: null }), []);
+  const a = attentionFor(state({ state: 'held', reason: 'r' }), clusters, store);
+  assert.deepEqual(a.map((x) => [x.kind, x.code]), [['held', 'SWY_FAILOVER_HELD'], ['store', 'SWY_STATE_WRITE']]);
+  assert.match(a[1].message, /cannot be written \(file \/x\/state\.json\) since 2026-12-01T10:00:00\.000Z: ENOSPC/);
+  assert.match(a[1].todo, /no move can be recorded/);
+  const unreadable = attentionFor(state({}), clusters, { ...store, error: { code: 'SWY_STATE_READ', message: 'EACCES' } });
+  assert.match(unreadable[0].message, /^the routing state cannot be read \(file/);
+  assert.equal(unreadable[0].code, 'SWY_STATE_READ');
 });

@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StatusView } from '../../../src/admin/index.ts';
-import { formatStatus, statusProblems } from '../../../src/cli/format-status.ts';
+import { databaseLine, formatStatus, statusProblems } from '../../../src/cli/format-status.ts';
 
 const base: StatusView = {
   active: 'east', preferred: 'east', state: 'steady', reason: 'ok', generation: 3, epoch: 0, automatic: true,
   clusters: [
-    { name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], probes: [], since: null, database: false },
-    { name: 'west', active: false, healthy: true, addresses: ['127.0.0.3'], probes: [], since: null, database: false },
+    { name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], probes: [], since: null, database: null },
+    { name: 'west', active: false, healthy: true, addresses: ['127.0.0.3'], probes: [], since: null, database: null },
   ],
   lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null, attention: [], returnHint: null,
   store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
@@ -33,4 +33,21 @@ test('formatStatus shows an unfenced old primary and a failing store on top', ()
   const text = formatStatus({ ...base, unfenced: { cluster: 'east', epoch: 1, since: 't', detail: 'unreachable' }, store: { ...base.store, ok: false, error: { code: 'SWY_STATE_WRITE', message: 'ENOSPC' } } });
   assert.match(text, /^OLD PRIMARY UNFENCED: east since t \(epoch 1\): unreachable$/m);
   assert.match(text, /^STATE STORE FAILING \(file \/x\) since .*SWY_STATE_WRITE ENOSPC$/m);
+});
+
+test('formatStatus lists each database\'s role and a standby\'s lag, and nothing without databases', () => {
+  assert.doesNotMatch(formatStatus(base), /DATABASE/);
+  const none = { role: 'unknown' as const, checkedAt: null, error: null, lsn: null, lagBytes: null, receiveLagBytes: null, lagSeconds: null, replayPaused: false, replication: null, sourceAt: null };
+  const clusters = [
+    { ...base.clusters[0], database: { ...none, role: 'primary' as const, lsn: '0/3000000' } },
+    { ...base.clusters[1], database: { ...none, role: 'standby' as const, lsn: '0/2F00000', lagBytes: 1048576, receiveLagBytes: 0, lagSeconds: 2.84, replayPaused: true, replication: { state: 'streaming', syncState: 'async' } } },
+  ];
+  const text = formatStatus({ ...base, clusters });
+  assert.match(text, /^east {8}primary at 0\/3000000$/m);
+  assert.match(text, /^west {8}standby, lag 1048576 bytes, 2\.8 s behind, 0 bytes not yet received, replay PAUSED, streaming async$/m);
+  assert.equal(databaseLine({ ...none, role: 'unreachable', error: '127.0.0.1:5432/postgres: connection refused' }), 'UNREACHABLE, 127.0.0.1:5432/postgres: connection refused');
+  assert.equal(databaseLine({ ...none, role: 'standby' }), 'standby, lag unknown, not listed by the active primary');
+  const stale = { ...none, role: 'standby' as const, lagBytes: 0, receiveLagBytes: 0, lagSeconds: 0, checkedAt: '2026-12-02T00:01:00.000Z' };
+  assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:59.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary');
+  assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:00.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary, counted from the primary\'s position recorded at 2026-12-02T00:00:00.000Z');
 });
