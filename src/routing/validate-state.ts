@@ -1,8 +1,9 @@
 // Structural check of a stored state. A state that does not pass is corrupt: switchyard
 // refuses to start rather than silently reset traffic to the primary.
 import type { RoutingState } from './types.ts';
+import { FAILOVER_STATES } from './transitions.ts';
 
-const STATES = new Set(['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back']);
+const STATES = new Set<string>(FAILOVER_STATES);
 const KINDS = new Set(['failover', 'switchover', 'failback']);
 const PHASES = new Set(['precheck', 'started', 'running', 'done', 'failed', 'skipped']);
 
