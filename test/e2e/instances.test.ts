@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { dig } from '../support/dig.ts';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
-import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+import { runCli, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 import { createEtcdClient, type EtcdClient } from '../../src/routing/etcd-client.ts';
 
 const TTL = 30;
@@ -130,6 +130,11 @@ test('one instance leads; all answer the committed state; a move committed by th
       assert.match(e.error.message, new RegExp(`${key.value} leads \\(term ${key.createRevision}\\)`));
     }
   }
+  // The same through the command line: exit 1 (HTTP 503), the code and the leader named.
+  const follower = instances.find((p) => p !== leader)!;
+  const cli = await runCli(['failover', '--to', 'west', '--yes', '--admin', follower.adminUrl]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stderr, new RegExp(`SWY_STORE_NOT_LEADER: .*${key.value} leads \\(term ${key.createRevision}\\).*\\(HTTP 503\\)`));
   assert.equal((await stored()).generation, generation, 'a follower wrote nothing');
 
   const res = await post(leader, '/v1/failover', { to: 'west', reason: 'instances test' });
