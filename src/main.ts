@@ -267,7 +267,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const observationMaxAge = OBSERVATION_MAX_AGE_INTERVALS * config.health.interval;
   if (observations) {
     new Gauge({
-      name: 'switchyard_failover_observation_age_seconds', help: 'Per instance: seconds since this instance saw its observation change (on this instance\'s clock); past 3 health intervals it does not count toward the quorum', labelNames: ['instance'], registers: [registry],
+      name: 'switchyard_failover_observation_age_seconds', help: 'Per observing instance (label observer: its instance.name): seconds since this instance saw its observation change (on this instance\'s clock); past 3 health intervals it does not count toward the quorum', labelNames: ['observer'], registers: [registry],
       collect() {
         this.reset();
         const t = performance.now();

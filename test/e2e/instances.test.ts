@@ -117,7 +117,7 @@ test('one instance leads; all answer the committed state; a move committed by th
     assert.match(metrics, new RegExp(`^switchyard_failover_leader ${p === leader ? 1 : 0}$`, 'm'));
     assert.match(metrics, new RegExp(`^switchyard_failover_term ${key.createRevision}$`, 'm'));
     assert.match(metrics, /^switchyard_routing_store_reachable 1$/m);
-    for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{instance="${n}"\\} [0-9.e-]+$`, 'm'));
+    for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{observer="${n}"\\} [0-9.e-]+$`, 'm'));
   }
   // A follower refuses a manual move (and its dry run), naming the leader; nothing is written.
   const generation = (await stored()).generation;
