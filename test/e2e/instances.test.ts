@@ -14,6 +14,7 @@ import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
 import { runCli, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 import { createEtcdClient, type EtcdClient } from '../../src/routing/etcd-client.ts';
+import { launchChromium, screenshotPath } from '../support/browser.ts';
 
 const TTL = 30;
 const SHORT_TTL = Math.ceil(TTL / 6);
@@ -151,6 +152,33 @@ test('one instance leads; all answer the committed state; a move committed by th
     assert.equal(s.active, 'west');
   }
   assert.equal((await leaderKey()).createRevision, key.createRevision, 'the same leader and term throughout');
+});
+
+test('the status page of each instance shows the leader, its term, the store and every observation; a follower shows the leader instead of buttons', { timeout: 120_000 }, async () => {
+  const key = await until('a leader key', async () => leaderKey());
+  const browser = await launchChromium();
+  try {
+    for (const [i, p] of instances.slice(0, 3).entries()) {
+      const page = await browser.newPage();
+      await page.goto(`${p.adminUrl}/`);
+      await page.waitForSelector('#coordination', { timeout: 15_000 });
+      assert.equal(await page.textContent('#leader'), key.value);
+      const line = (await page.textContent('#coordination')) ?? '';
+      assert.match(line, new RegExp(`This instance: ${NAMES[i]}`));
+      assert.match(line, new RegExp(`\\(term ${key.createRevision}\\)`));
+      assert.match(line, /store: reachable/);
+      assert.match(line, new RegExp(`DNS TTL ${TTL} s · quorum 2 of 3`));
+      await page.waitForFunction('document.querySelectorAll("table.observations tr[data-instance]").length === 3', undefined, { timeout: 10_000 });
+      const follower = NAMES[i] !== key.value;
+      assert.equal(await page.locator('#follower').count(), follower ? 1 : 0);
+      if (follower) assert.match((await page.textContent('#follower')) ?? '', new RegExp(`${key.value}`));
+      else assert.ok(await page.locator('#actions button').count() > 0, 'the leader has its buttons');
+      await page.screenshot({ path: screenshotPath(`instances-${NAMES[i]}`), fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
 });
 
 test('all of etcd down: every instance keeps answering its last committed state with the shortened TTL; etcd back: the normal TTL, no restart', { timeout: 120_000 }, async () => {
