@@ -213,7 +213,7 @@ test('all of etcd down: every instance keeps answering its last committed state 
   await until('a leader again', async () => leaderKey(), 30_000);
 });
 
-test('kill -9 of the leader: another instance leads within the lease TTL with a higher term, and its moves reach every survivor', { timeout: 120_000 }, async () => {
+test('kill -9 of the leader: another instance leads within the lease TTL with a higher term, and its moves reach every survivor', { timeout: 120_000 }, async (t) => {
   const old = await until('a leader key', async () => leaderKey());
   const dead = instances[NAMES.indexOf(old.value)];
   const survivors = instances.slice(0, 3).filter((p) => p !== dead);
@@ -221,6 +221,7 @@ test('kill -9 of the leader: another instance leads within the lease TTL with a 
   await dead.kill();
   const next = await until('a new leader', async () => { const k = await leaderKey(); return k && k.value !== old.value ? k : undefined; }, 30_000);
   const tookMs = Date.now() - killedAt;
+  t.diagnostic(`new leader ${next.value} (term ${next.createRevision}) ${tookMs} ms after kill -9 of ${old.value} (term ${old.createRevision}); leaseTtl 3 s`);
   assert.ok(next.createRevision > old.createRevision, `terms only increase: ${old.createRevision} → ${next.createRevision}`);
   // leaseTtl (3 s) + a retry period, with room for a loaded machine.
   assert.ok(tookMs < 3000 + 400 + 4000, `new leader after ${tookMs} ms`);
