@@ -5,7 +5,7 @@ import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config 
 import type { Logger } from './log.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  createEtcdClient, createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState, loadEtcdTls,
+  createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState,
   type EtcdClient, type LeaseSession, type Routing, type SharedStateStore, type StateStore, type StoreEvent,
 } from './routing/index.ts';
 import { createAdminServer, buildStatus, type CoordinationView } from './admin/index.ts';
@@ -151,6 +151,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
       await lock!.acquire();
       store = createFileStore({ file: stateConfig.file });
     } else {
+      // Loaded only here: the etcd client brings undici's full index, which one instance on a file never needs.
+      const { createEtcdClient, loadEtcdTls } = await import('./routing/etcd-client.ts');
       const tls = stateConfig.tls ? await loadEtcdTls(stateConfig.tls) : undefined;
       const client = createEtcdClient({ endpoints: stateConfig.endpoints, tls, username: stateConfig.username, password: stateConfig.password });
       const timing = electionTiming(stateConfig.leaseTtl);
