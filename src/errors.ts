@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   SWY_STORE_TLS: e('a PEM file named in state.etcd.tls cannot be read'),
   SWY_STORE_LEASE_EXPIRED: e('the etcd lease is gone (expired or revoked); whatever it held has been deleted'),
   SWY_STORE_WATCH_FAILED: e('an etcd watch stream failed; it re-opens from its revision on the next endpoint'),
-  SWY_STORE_NOT_LEADER: e('a guarded write was refused: this instance no longer holds the leader key (or its term changed)'),
+  SWY_STORE_NOT_LEADER: e('this instance does not lead (a follower refuses moves; a guarded write was refused: it no longer holds the leader key or its term changed)', 503),
   SWY_STORE_ETCD_NOT_INSTALLED: e('the etcd binary needed for a local etcd (demo --instances) is not on PATH; install Debian\'s etcd-server'),
   // --- admin ---
   SWY_ADMIN_TOKEN_REQUIRED: e('the admin listener is not on loopback and no admin token is set'),

@@ -39,14 +39,14 @@ export interface FailoverController {
   idle(): Promise<void>;
 }
 
-/** The leader election as the controller will see it (src/failover/leader.ts provides it; issue #8). */
+/** The leader election as the controller sees it (src/failover/leader.ts provides it). */
 export interface FailoverLeadership {
   /** The term while this instance may act (judged on its clock at each call), else null. */
   term(): number | null;
   /** The current leader as the store last said, or null when none is known. */
   leader(): { name: string; term: number } | null;
   /** Told when this instance starts or stops leading; returns an unsubscribe function. */
-  onChange(fn: (change: { leading: boolean; term: number | null }) => void): () => void;
+  onChange(fn: (change: { leading: boolean; term: number | null; reason?: string }) => void): () => void;
 }
 
 export interface FailoverDeps {
@@ -69,17 +69,24 @@ export interface FailoverDeps {
    */
   awaitTraffic?: (generation: number, signal: AbortSignal) => Promise<void>;
   /**
-   * Several instances (issue #8, not wired yet): the leader election. Absent: this instance
-   * always acts, as one instance does today. The README's "Wiring them into the controller"
-   * names the three places it gates (evaluator, runner, manual API).
+   * Several instances: the leader election. Absent: this instance always acts (one instance).
+   * It gates the evaluator (nothing while not leading), the runner (the term is checked before
+   * every write; losing it aborts the running step, not journaled failed) and the manual API
+   * (a follower refuses with SWY_STORE_NOT_LEADER naming the leader).
    */
   leadership?: FailoverLeadership;
   /**
-   * Several instances (issue #8, not wired yet): whether a quorum of fresh observations agrees
-   * that `active` is down and `target` healthy (quorum.ts decides it). Absent: this instance's
-   * own health verdicts decide, as today. It gates automatic failovers only.
+   * Several instances: whether a quorum of fresh observations agrees that `active` is down and
+   * `target` healthy (quorum.ts decides it). Absent: this instance's own health verdicts decide.
+   * It gates automatic failovers only.
    */
   quorum?: (active: string, target: string) => { allowed: boolean; reason: string };
+  /**
+   * Several instances: re-reads the committed state from the shared store and adopts it. Called
+   * when this instance becomes leader (before it resumes anything) and after a write refused as a
+   * conflict or whose outcome is unknown.
+   */
+  reload?: () => Promise<void>;
 }
 
 const EVALUATE_EVERY_MS = 1000;
@@ -92,7 +99,7 @@ const abortableSleep = (ms: number, signal: AbortSignal) => new Promise<void>((r
 });
 
 /** refenceIntervalMs: how often an unfenced old primary is tried again (the composition root passes health.interval). */
-export function createFailoverController(options: { config: Pick<Config, 'clusters' | 'failover'>; refenceIntervalMs?: number }, deps: FailoverDeps): FailoverController {
+export function createFailoverController(options: { config: Pick<Config, 'clusters' | 'failover'>; refenceIntervalMs?: number; instance?: string }, deps: FailoverDeps): FailoverController {
   const { clusters, failover } = options.config;
   const names = clusters.map((c) => c.name);
   const log = deps.logger.child({ module: 'failover' });
@@ -103,6 +110,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const metrics = createFailoverMetrics(deps.registry);
   const runner = createTransitionRunner({ clusters, preferred: names[0], steps }, {
     routing, health: deps.health, prechecks: deps.prechecks, notify: deps.notify, logger: log, metrics, now, sleep: deps.sleep ?? abortableSleep,
+    leadership: deps.leadership, reload: deps.reload,
   });
 
   const showState = () => {
@@ -127,18 +135,43 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   });
 
   const evaluator = createEvaluator({ clusters: names, automatic: failover.automatic, cooldownMs: failover.cooldown }, {
-    routing, health: deps.health, runner, logger: log, now,
+    routing, health: deps.health, runner, logger: log, now, leadership: deps.leadership, quorum: deps.quorum,
     beforeEach: () => { if (refencer && routing.state().unfenced) refencer.tryRefence(); },
   });
-  const manual = createManualMoves({ clusters: names }, { routing, health: deps.health, runner, logger: log, now });
+  const manual = createManualMoves({ clusters: names, instance: options.instance }, { routing, health: deps.health, runner, logger: log, now, leadership: deps.leadership });
+  const leads = () => !deps.leadership || deps.leadership.term() !== null;
+
+  /** This instance just became leader: start from what is stored, then resume an unfinished move from its journal at once. */
+  async function tookOver(term: number | null): Promise<void> {
+    try {
+      await deps.reload?.();
+    } catch (err) {
+      log.warn({ err: describeError(err), term }, `leading (term ${term}) but could not re-read the routing state: ${describeError(err)}; not acting until it can`);
+      return;
+    }
+    const s = routing.state();
+    if (moveInProgress(s)) log.warn({ term, epoch: s.transition.epoch, journal: s.transition.journal.length }, `leading (term ${term}): resuming the unfinished ${s.transition.kind} ${s.transition.from}→${s.transition.to} from the journal`);
+    evaluator.resumeNow();
+    await evaluator.evaluate();
+  }
 
   let timer: NodeJS.Timeout | undefined;
   let unsubscribeHealth: (() => void) | undefined;
+  let unsubscribeLeadership: (() => void) | undefined;
 
   return {
     start() {
       const s = routing.state();
-      if (moveInProgress(s)) {
+      unsubscribeLeadership = deps.leadership?.onChange((c) => {
+        if (!c.leading) {
+          runner.demote(new SwitchyardError('SWY_STORE_NOT_LEADER', `this instance stopped leading (term ${c.term ?? 'none'}): the running step is abandoned, not failed; the next leader resumes it from the journal`));
+          return;
+        }
+        void tookOver(c.term);
+      });
+      if (!leads()) {
+        log.info({ leader: deps.leadership?.leader()?.name ?? null }, 'not leading: the failover controller waits (it evaluates, runs and resumes nothing until this instance leads)');
+      } else if (moveInProgress(s)) {
         evaluator.resumed();
         log.warn({ epoch: s.transition.epoch, journal: s.transition.journal.length }, `resuming unfinished ${s.transition.kind} ${s.transition.from}→${s.transition.to} from the journal`);
         runner.exclusive(runner.execute).catch((err) => log.error({ err }, `resuming the transition failed: ${describeError(err)}`));
@@ -152,6 +185,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
     async stop() {
       if (timer) clearInterval(timer);
       unsubscribeHealth?.();
+      unsubscribeLeadership?.();
       runner.halt(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down'));
       await runner.idle();
       await refencer?.idle();

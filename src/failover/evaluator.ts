@@ -3,14 +3,19 @@
 // policy's state (steady, suspect, failed-over, held), prechecks and begins an automatic
 // failover through the runner, or resumes a move nobody is running. It never runs steps itself.
 //
-// Leadership (issue #8) hooks in at two marked places: `evaluate` (evaluate only while leading)
-// and `automaticFailover` (the quorum gate before an automatic failover).
+// Several instances: `evaluate` does nothing while this instance does not lead (asked at every
+// call: the term is judged on the clock), and an automatic failover also needs the quorum of
+// fresh observations (`deps.quorum`); without it the state goes (or stays) `suspect` with the
+// quorum's reason, and nothing moves. Conversely, when a quorum sees the active down while this
+// instance's own probes still pass (the leader's path to it is the healthy one), the policy is
+// given the quorum's verdict: the decision is the quorum's, never one observer's.
 import { describeError, isSwitchyardError } from '../errors.ts';
-import type { HealthSource } from '../health/types.ts';
+import type { ClusterHealth, HealthSource } from '../health/types.ts';
 import type { Logger } from '../log.ts';
 import { moveInProgress, transitions as T, type Routing } from '../routing/index.ts';
 import { decide, type Decision } from './policy.ts';
 import type { TransitionRunner } from './runner.ts';
+import type { FailoverLeadership } from './controller.ts';
 
 /** How long a failed automatic precheck (while held) or a failed resume waits before the next try. */
 export const RETRY_MS = 5000;
@@ -25,6 +30,10 @@ export interface EvaluatorDeps {
   now: () => number;
   /** Called first in every evaluation (re-fencing an unfenced old primary; never awaited). */
   beforeEach?: () => void;
+  /** Several instances: evaluate only while this instance leads. */
+  leadership?: FailoverLeadership;
+  /** Several instances: may the automatic failover from `active` to `target` go ahead (quorum.ts)? */
+  quorum?: (active: string, target: string) => { allowed: boolean; reason: string };
 }
 
 export interface Evaluator {
@@ -32,6 +41,8 @@ export interface Evaluator {
   evaluate(): Promise<void>;
   /** Marks a resume as just tried (the controller's start resumed the move itself). */
   resumed(): void;
+  /** Forgets the last resume, so the next evaluation resumes an unfinished move at once (this instance just became leader). */
+  resumeNow(): void;
 }
 
 export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps): Evaluator {
@@ -41,21 +52,55 @@ export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps):
   let lastResume = 0;
   let evaluating = false;
   let again = false;
+  let lastQuorumReason: string | null = null;
 
   /** An automatic failover: commit `precheck`, run the prechecks, hold on a failure, else begin. */
   async function automaticFailover(decision: Extract<Decision, { action: 'failover' }>, epoch: number): Promise<void> {
-    // Seam for the quorum (issue #8): ask deps.quorum(from, to) here and hold when it says no.
     const { from, to, reason } = decision;
+    if (deps.quorum) {
+      const q = deps.quorum(from, to);
+      if (!q.allowed) {
+        const why = `${reason}; no failover to ${to} without a quorum: ${q.reason}`;
+        const changed = q.reason !== lastQuorumReason;
+        if (changed) log.warn({ from, to, quorum: q.reason }, why);
+        lastQuorumReason = q.reason;
+        // Shown as suspect (shortened TTL everywhere) with the quorum's reason; written again only when that reason changes.
+        const s = routing.state();
+        if (s.state === 'steady' || (s.state === 'suspect' && changed)) await runner.commit((x) => T.settle(x, 'suspect', why));
+        return;
+      }
+      log.warn({ from, to, quorum: q.reason }, `quorum for a failover ${from}→${to}: ${q.reason}`);
+      lastQuorumReason = null;
+    }
     await runner.exclusive(async () => {
       await runner.commit((s) => T.precheck(s, `${reason}; prechecking a failover to ${to}`));
       const { failures, entries } = await runner.precheck({ epoch: epoch + 1, kind: 'failover', from, to, reason, forced: false });
-      if (runner.halted()) return;
+      if (runner.aborted()) return;
       if (failures.length > 0) {
         await runner.hold(`${reason}; failover to ${to} blocked by prechecks: ${failures.join('; ')} ('switchyard failover --to ${to} --force' overrides)`, 'SWY_FAILOVER_PRECHECK_FAILED');
         return;
       }
       await runner.begin({ kind: 'failover', from, to, reason, forced: false }, entries);
     });
+  }
+
+  let lastOverride: string | null = null;
+  /** This instance's verdicts, with the active marked down when a quorum of fresh observers sees it down and a target up. */
+  function verdicts(active: string): ClusterHealth[] {
+    const own = deps.health.clusters();
+    const mine = own.find((h) => h.name === active);
+    if (!deps.quorum || !mine || mine.healthy === false) { lastOverride = null; return own; }
+    for (const target of options.clusters) {
+      if (target === active) continue;
+      const q = deps.quorum(active, target);
+      if (!q.allowed) continue;
+      const why = `a quorum sees it down (${q.reason}) though this instance's probes ${mine.healthy === null ? 'have no verdict yet' : 'pass'}`;
+      if (why !== lastOverride) log.warn({ active, target, quorum: q.reason }, `${active}: ${why}`);
+      lastOverride = why;
+      return own.map((h) => (h.name === active ? { ...h, healthy: false, probes: [{ name: 'quorum', ok: false, latencyMs: null, error: why, checkedAt: null }] } : h));
+    }
+    lastOverride = null;
+    return own;
   }
 
   async function evaluateOnce(): Promise<void> {
@@ -69,7 +114,7 @@ export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps):
       await runner.exclusive(runner.execute);
       return;
     }
-    const decision = decide({ state, health: deps.health.clusters(), clusters: options.clusters, automatic: options.automatic, cooldownMs: options.cooldownMs, now: now() });
+    const decision = decide({ state, health: verdicts(state.active), clusters: options.clusters, automatic: options.automatic, cooldownMs: options.cooldownMs, now: now() });
     if (decision.action === 'none') return;
     if (decision.action === 'set-state') {
       if (decision.state === 'held') {
@@ -89,8 +134,8 @@ export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps):
   }
 
   async function evaluate(): Promise<void> {
-    // Seam for leadership (issue #8): return here while this instance does not lead.
     if (runner.halted()) return;
+    if (deps.leadership && deps.leadership.term() === null) return;
     if (evaluating || runner.busy()) { again = true; return; }
     evaluating = true;
     try {
@@ -105,5 +150,5 @@ export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps):
     }
   }
 
-  return { evaluate, resumed: () => { lastResume = now(); } };
+  return { evaluate, resumed: () => { lastResume = now(); }, resumeNow: () => { lastResume = 0; } };
 }

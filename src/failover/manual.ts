@@ -2,8 +2,8 @@
 // against the state (unknown cluster, already active, a move running), resumes or clears a step
 // hold, runs the prechecks (refusing unless forced) and begins the move through the runner.
 //
-// Leadership (issue #8): a follower refuses here with SWY_STORE_NOT_LEADER naming the leader,
-// at the top of `move` and `plan`.
+// Several instances: a follower refuses both (and the dry run) with SWY_STORE_NOT_LEADER naming
+// the leader (HTTP 503: this instance cannot serve the request now; the leader's can).
 import type { StepConfig } from '../config/index.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { HealthSource } from '../health/types.ts';
@@ -12,6 +12,7 @@ import { isMovingState, isStickyHold, transitions as T, type FailoverStateName, 
 import { describeStep } from './describe-step.ts';
 import { resumePoint } from './journal.ts';
 import type { PrecheckNotes, RunOutcome, TransitionRunner } from './runner.ts';
+import type { FailoverLeadership } from './controller.ts';
 
 export interface MoveRequest { to?: string; reason: string; force: boolean }
 export interface MoveResult { message: string; transition: Transition | null; state: FailoverStateName; active: string }
@@ -39,8 +40,8 @@ export interface ManualMoves {
   plan(req: MoveRequest & { kind: 'manual' | 'failback' }): Promise<MovePlan>;
 }
 
-export interface ManualOptions { clusters: readonly string[] }
-export interface ManualDeps { routing: Routing; health: HealthSource; runner: TransitionRunner; logger: Logger; now: () => number }
+export interface ManualOptions { clusters: readonly string[]; /** instance.name, for the follower's refusal. */ instance?: string }
+export interface ManualDeps { routing: Routing; health: HealthSource; runner: TransitionRunner; logger: Logger; now: () => number; leadership?: FailoverLeadership }
 
 export function createManualMoves(options: ManualOptions, deps: ManualDeps): ManualMoves {
   const { routing, runner, now } = deps;
@@ -52,6 +53,16 @@ export function createManualMoves(options: ManualOptions, deps: ManualDeps): Man
   const unknown = (to: string | undefined) => new SwitchyardError('SWY_FAILOVER_UNKNOWN_CLUSTER', `no cluster named ${JSON.stringify(to)} (clusters: ${names.join(', ')})`);
   const activeHealthy = (active: string) => deps.health.clusters().find((h) => h.name === active)?.healthy === true;
 
+  /** A follower moves nothing: the leader does. */
+  function mustLead(): void {
+    if (!deps.leadership || deps.leadership.term() !== null) return;
+    const leader = deps.leadership.leader();
+    const me = options.instance ?? 'this instance';
+    throw new SwitchyardError('SWY_STORE_NOT_LEADER', leader && leader.name !== options.instance
+      ? `${me} does not lead: ${leader.name} leads (term ${leader.term}); send the request to ${leader.name}'s admin API`
+      : `${me} does not lead and no leader is known now (is etcd reachable?); nothing moved`, { leader: leader?.name ?? null, term: leader?.term ?? null });
+  }
+
   function result(message: string): MoveResult {
     const s = routing.state();
     return { message, transition: s.transition, state: s.state, active: s.active };
@@ -61,12 +72,14 @@ export function createManualMoves(options: ManualOptions, deps: ManualDeps): Man
     const s = routing.state();
     if (outcome === 'held') throw new SwitchyardError('SWY_FAILOVER_HELD', `held: ${s.reason}`);
     if (outcome === 'shutdown') throw new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down; the transition resumes from the journal at the next start');
+    if (outcome === 'not-leader') throw new SwitchyardError('SWY_STORE_NOT_LEADER', 'this instance stopped leading during the move; the new leader resumes it from the journal');
     const t = s.transition!;
     return result(`${t.kind} ${t.from}→${t.to} completed (epoch ${t.epoch}); ${s.active} is active`);
   }
 
   async function move(kind: 'manual' | 'failback', req: MoveRequest & { to: string }): Promise<MoveResult> {
     if (!names.includes(req.to)) throw unknown(req.to);
+    mustLead();
     return runner.exclusive(async () => {
       const s = routing.state();
       if (isMovingState(s.state)) throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`);
@@ -98,6 +111,7 @@ export function createManualMoves(options: ManualOptions, deps: ManualDeps): Man
   async function plan(req: MoveRequest & { kind: 'manual' | 'failback' }): Promise<MovePlan> {
     const to = req.kind === 'failback' ? preferred : req.to;
     if (to === undefined || !names.includes(to)) throw unknown(to);
+    mustLead();
     const s = routing.state();
     if (runner.busy() || isMovingState(s.state)) throw new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running: ${s.reason}`);
     const resumes = isStickyHold(s) && s.transition!.to === to;

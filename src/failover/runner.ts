@@ -3,10 +3,14 @@
 // runs the prechecks of a move and is the one place a move's state is written (`commit`): every
 // write is a named transition of src/routing. One move at a time (`exclusive`).
 //
-// Leadership (issue #8) hooks in at two marked places: `commit` (check the term before every
-// write; a write refused with SWY_STORE_NOT_LEADER stops the run) and `attempt` (check the term
-// before each step attempt); losing it calls `halt`, which aborts a running step exactly as
-// shutdown does: not journaled failed, so the next leader resumes it from the journal.
+// Several instances (`deps.leadership`): a move runs only under the term it started with. Every
+// write (`commit`, so also each step attempt's `started` entry) first checks the term on this
+// instance's clock; a lost or changed term, or a write the store refused with
+// SWY_STORE_NOT_LEADER, `demote`s the runner: the running step is aborted exactly as on shutdown
+// (not journaled failed), so the next leader resumes it from the journal. Each run starts with a
+// fresh abort signal under the term in force when it starts. A write refused as a conflict, or whose outcome is unknown,
+// re-reads the stored state (`deps.reload`) so the next resume starts from what was committed.
+// Journal entries and transitions carry the term of the leader that wrote them.
 import type { ClusterConfig, StepConfig } from '../config/index.ts';
 import { SwitchyardError, describeError, isSwitchyardError } from '../errors.ts';
 import type { HealthSource } from '../health/types.ts';
@@ -17,8 +21,10 @@ import type { FailoverMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import { runWithTimeout } from './run-step.ts';
 import type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
+import type { FailoverLeadership } from './controller.ts';
 
-export type RunOutcome = 'completed' | 'held' | 'shutdown';
+/** `not-leader`: the run stopped because this instance lost (or changed) its term; the next leader resumes it. */
+export type RunOutcome = 'completed' | 'held' | 'shutdown' | 'not-leader';
 /** A move as the prechecks and the steps see it (the epoch it has or will have). */
 export type MoveFacts = Pick<Transition, 'epoch' | 'kind' | 'from' | 'to' | 'reason' | 'forced'>;
 export type PrecheckNotes = Map<string, { ok: boolean; detail: string | null }>;
@@ -35,13 +41,21 @@ export interface RunnerDeps {
   metrics: FailoverMetrics;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Several instances: the leader election; absent, this instance always acts. */
+  leadership?: FailoverLeadership;
+  /** Several instances: re-reads the committed state from the store and adopts it (after a conflict or a write of unknown outcome). */
+  reload?: () => Promise<void>;
 }
 
 export interface TransitionRunner {
   readonly steps: readonly Step[];
-  /** Aborted by `halt`: every step, precheck and retry wait runs under it. */
+  /** Aborted by `halt` and by `demote`: every step, precheck and retry wait runs under it. */
   readonly signal: AbortSignal;
   halted(): boolean;
+  /** The current run was stopped: shutdown, or leadership lost. */
+  aborted(): boolean;
+  /** Leadership was lost: aborts whatever runs (not journaled as failed). The next run starts afresh under the term then in force. */
+  demote(reason: SwitchyardError): void;
   /** True while a move (or a precheck that may begin one) runs. */
   busy(): boolean;
   /** Runs fn as the one move in flight; concurrent callers get SWY_FAILOVER_IN_PROGRESS, after `halt` SWY_FAILOVER_SHUTDOWN. */
@@ -77,14 +91,49 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
   const log = deps.logger;
   const cluster = (name: string): ClusterConfig => options.clusters.find((c) => c.name === name)!;
   const stop = new AbortController();
+  let lead = new AbortController();
+  let runSignal = AbortSignal.any([stop.signal, lead.signal]);
   const at = () => new Date(now()).toISOString();
   let running: Promise<unknown> | null = null;
+  /** The term the running move started under (several instances); null while none runs or with one instance. */
+  let runTerm: number | null = null;
   let heldNotified: string | null = routing.state().state === 'held' ? 'restarted while held' : null;
 
-  // Seam for leadership (issue #8): check the term here before every write, and stop the run when
-  // the store refuses one with SWY_STORE_NOT_LEADER.
-  const commit = (change: (s: RoutingState) => StateBody) => routing.commit(change);
-  const journal = (entry: Omit<JournalEntry, 'at'>) => commit((s) => T.journal(s, { ...entry, at: at() }));
+  function demote(reason: SwitchyardError): void {
+    if (running === null || lead.signal.aborted) return;
+    log.warn({ code: reason.code, term: runTerm }, `stopping: ${reason.message}`);
+    lead.abort(reason);
+  }
+
+  /** The term this instance may act under now (undefined: one instance); a lost or changed term demotes and throws SWY_STORE_NOT_LEADER. */
+  function checkTerm(): number | undefined {
+    if (!deps.leadership) return undefined;
+    const term = deps.leadership.term();
+    if (term !== null && (runTerm === null || term === runTerm) && !(running !== null && lead.signal.aborted)) return term;
+    const leader = deps.leadership.leader();
+    const err = new SwitchyardError('SWY_STORE_NOT_LEADER', term === null || runTerm === null || term === runTerm
+      ? `this instance no longer leads${leader ? ` (${leader.name} leads, term ${leader.term})` : ''}; it writes nothing more`
+      : `the term changed during the run (${runTerm} → ${term}); the move resumes from the journal under the new term`, { term: runTerm, leader: leader?.name ?? null });
+    if (running !== null) demote(err);
+    throw err;
+  }
+  /** The term of this instance's entries, when it has one. */
+  const stamp = (): { term?: number } => (runTerm === null ? {} : { term: runTerm });
+
+  /** The one write path: the term first, then the store; a refused guard stops the run at once. */
+  async function commit(change: (s: RoutingState) => StateBody): Promise<RoutingState> {
+    checkTerm();
+    try {
+      return await routing.commit(change);
+    } catch (err) {
+      if (isSwitchyardError(err, 'SWY_STORE_NOT_LEADER')) demote(err);
+      else if (deps.reload && (isSwitchyardError(err, 'SWY_STATE_CONFLICT') || isSwitchyardError(err, 'SWY_STATE_WRITE') || isSwitchyardError(err, 'SWY_STORE_OUTCOME_UNKNOWN'))) {
+        await deps.reload().catch((e) => log.warn({ err: describeError(e) }, `could not re-read the routing state after a failed write: ${describeError(e)}`));
+      }
+      throw err;
+    }
+  }
+  const journal = (entry: Omit<JournalEntry, 'at'>) => commit((s) => T.journal(s, { ...entry, at: at(), ...stamp() }));
 
   function context(t: MoveFacts & { journal?: JournalEntry[] }, step: Step, attempt: number, signal: AbortSignal): StepContext {
     return {
@@ -115,9 +164,9 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
     for (const step of steps) {
       if (!step.precheck) continue;
       try {
-        const found = await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, stop.signal, step.config.name);
+        const found = await runWithTimeout((signal) => step.precheck!(context(t, step, 1, signal)), step.config.timeout, runSignal, step.config.name);
         notes?.set(step.config.name, { ok: true, detail: found?.detail ?? null });
-        if (found?.facts) entries.push({ step: step.config.name, index: steps.indexOf(step), phase: 'precheck', attempt: 0, at: at(), ...(found.detail ? { detail: found.detail } : {}), facts: found.facts });
+        if (found?.facts) entries.push({ step: step.config.name, index: steps.indexOf(step), phase: 'precheck', attempt: 0, at: at(), ...(found.detail ? { detail: found.detail } : {}), facts: found.facts, ...stamp() });
       } catch (err) {
         notes?.set(step.config.name, { ok: false, detail: describeError(err) });
         if (isNotification(step.config)) {
@@ -132,7 +181,7 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
     }
     for (const p of deps.prechecks ?? []) {
       try {
-        await runWithTimeout((signal) => p.check({ kind: t.kind, from: t.from, to: t.to }, signal), p.timeout, stop.signal, p.name);
+        await runWithTimeout((signal) => p.check({ kind: t.kind, from: t.from, to: t.to }, signal), p.timeout, runSignal, p.name);
       } catch (err) {
         failures.push(`${p.name}: ${describeError(err)}`);
         m.precheckFailures.labels(p.name).inc();
@@ -165,7 +214,7 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
   async function done(t: Transition, step: Step, index: number, attempt: number, outcome: StepOutcome | void, started: number): Promise<void> {
     const name = step.config.name;
     const detail = outcome?.detail;
-    const entry: JournalEntry = { step: name, index, phase: 'done', attempt, at: at(), ...(detail ? { detail } : {}), ...(outcome?.facts ? { facts: outcome.facts } : {}) };
+    const entry: JournalEntry = { step: name, index, phase: 'done', attempt, at: at(), ...(detail ? { detail } : {}), ...(outcome?.facts ? { facts: outcome.facts } : {}), ...stamp() };
     if (outcome?.switchTo !== undefined) {
       // The move itself and its journal entry are one write: traffic switches exactly once.
       await commit((s) => T.switchTraffic(s, outcome.switchTo!, entry));
@@ -184,7 +233,7 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
 
   /** Journals the start of an attempt (a failed write ends the run: the next evaluation resumes it) and returns the move as it was then. */
   async function attempt(step: Step, index: number, n: number): Promise<Transition> {
-    // Seam for leadership (issue #8): check the term here, before the attempt is journaled.
+    // The term is checked by the commit of `started`, before anything of the attempt runs.
     const t = routing.state().transition!;
     await journal({ step: step.config.name, index, phase: 'started', attempt: n });
     return t;
@@ -194,11 +243,11 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
   async function run(t: Transition, step: Step, index: number, n: number): Promise<void> {
     const started = now();
     try {
-      const outcome = await runWithTimeout((signal) => step.run(runContext(t, step, index, n, signal)), step.config.timeout, stop.signal, step.config.name);
+      const outcome = await runWithTimeout((signal) => step.run(runContext(t, step, index, n, signal)), step.config.timeout, runSignal, step.config.name);
       m.stepSeconds.labels(step.config.name, 'done').observe((now() - started) / 1000);
       await done(t, step, index, n, outcome, started);
     } catch (err) {
-      if (!stop.signal.aborted) m.stepSeconds.labels(step.config.name, 'failed').observe((now() - started) / 1000);
+      if (!runSignal.aborted) m.stepSeconds.labels(step.config.name, 'failed').observe((now() - started) / 1000);
       throw err;
     }
   }
@@ -223,7 +272,13 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
           await run(t, step, index, n);
           break;
         } catch (err) {
-          if (stop.signal.aborted) {
+          // A step's own write refused for not leading (switch-traffic with awaitTraffic commits itself) ends the run like a lost term.
+          if (isSwitchyardError(err, 'SWY_STORE_NOT_LEADER')) demote(err);
+          if (runSignal.aborted) {
+            if (!stop.signal.aborted) {
+              log.warn({ step: name, term: runTerm }, `step ${name} interrupted: this instance no longer leads; the next leader resumes it from the journal`);
+              return 'not-leader';
+            }
             log.warn({ step: name }, `step ${name} interrupted by shutdown; it resumes from the journal at the next start`);
             return 'shutdown';
           }
@@ -233,7 +288,7 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
           if (retryable && n < maxAttempts) {
             const wait = Math.min(step.config.backoff * 2 ** (n - 1), 60_000);
             log.warn({ step: name, attempt: n, error, retryInMs: wait }, `step ${name} failed (attempt ${n}/${maxAttempts}): ${error}; retrying`);
-            try { await deps.sleep(wait, stop.signal); } catch { return 'shutdown'; }
+            try { await deps.sleep(wait, runSignal); } catch { return stop.signal.aborted ? 'shutdown' : 'not-leader'; }
             continue;
           }
           if (step.config.onFailure === 'continue') {
@@ -258,7 +313,7 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
 
   async function begin(move: Omit<MoveFacts, 'epoch'>, found: JournalEntry[] = []): Promise<RunOutcome> {
     const { kind, from, to, forced } = move;
-    await commit((s) => T.begin(s, { ...move, at: at(), journal: found }));
+    await commit((s) => T.begin(s, { ...move, at: at(), journal: found, ...stamp() }));
     log.warn({ kind, from, to, epoch: routing.state().epoch, forced }, `${kind} ${from}→${to} started${forced ? ' (forced)' : ''}: ${move.reason}`);
     return execute();
   }
@@ -266,17 +321,30 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
   function exclusive<R>(fn: () => Promise<R>): Promise<R> {
     if (running) return Promise.reject(new SwitchyardError('SWY_FAILOVER_IN_PROGRESS', `a transition is running (${routing.state().reason})`));
     if (stop.signal.aborted) return Promise.reject(new SwitchyardError('SWY_FAILOVER_SHUTDOWN', 'switchyard is shutting down'));
+    let term: number | null = null;
+    if (deps.leadership) {
+      term = deps.leadership.term();
+      if (term === null) {
+        const leader = deps.leadership.leader();
+        return Promise.reject(new SwitchyardError('SWY_STORE_NOT_LEADER', `this instance does not lead${leader ? `: ${leader.name} leads (term ${leader.term})` : ' and no leader is known'}`, { leader: leader?.name ?? null, term: leader?.term ?? null }));
+      }
+    }
+    runTerm = term;
+    lead = new AbortController();
+    runSignal = AbortSignal.any([stop.signal, lead.signal]);
     const p = fn();
     running = p;
-    const clear = () => { if (running === p) running = null; };
+    const clear = () => { if (running === p) { running = null; runTerm = null; } };
     p.then(clear, clear);
     return p;
   }
 
   return {
     steps,
-    signal: stop.signal,
+    get signal() { return runSignal; },
     halted: () => stop.signal.aborted,
+    aborted: () => runSignal.aborted,
+    demote,
     busy: () => running !== null,
     exclusive,
     precheck,

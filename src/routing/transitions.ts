@@ -50,14 +50,14 @@ export function precheck(s: RoutingState, reason: string): StateBody {
   return body({ ...s, state: 'precheck', reason });
 }
 
-export interface BeginArgs { kind: TransitionKind; from: string; to: string; reason: string; forced: boolean; at: string; journal?: JournalEntry[] }
+export interface BeginArgs { kind: TransitionKind; from: string; to: string; reason: string; forced: boolean; at: string; journal?: JournalEntry[]; term?: number }
 
 /** A move starts: the next epoch, a moving state, and a transition whose journal holds what the prechecks found. */
 export function begin(s: RoutingState, a: BeginArgs): StateBody {
   const epoch = s.epoch + 1;
   return body({
     ...s, epoch, state: movingState(a.kind), reason: `${a.kind} ${a.from}→${a.to}: ${a.reason}`,
-    transition: { epoch, kind: a.kind, from: a.from, to: a.to, reason: a.reason, forced: a.forced, startedAt: a.at, journal: a.journal ?? [] },
+    transition: { epoch, kind: a.kind, from: a.from, to: a.to, reason: a.reason, forced: a.forced, startedAt: a.at, journal: a.journal ?? [], ...(a.term === undefined ? {} : { term: a.term }) },
   });
 }
 

@@ -12,7 +12,7 @@ const base: StatusView = {
   ],
   lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null, attention: [], returnHint: null,
   store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
-  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null },
+  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null }, instance: 'test', coordination: null,
 };
 const down = (name: string) => base.clusters.map((c) => (c.name === name ? { ...c, healthy: false } : c));
 
@@ -50,4 +50,24 @@ test('formatStatus lists each database\'s role and a standby\'s lag, and nothing
   const stale = { ...none, role: 'standby' as const, lagBytes: 0, receiveLagBytes: 0, lagSeconds: 0, checkedAt: '2026-12-02T00:01:00.000Z' };
   assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:59.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary');
   assert.equal(databaseLine({ ...stale, sourceAt: '2026-12-02T00:00:00.000Z' }), 'standby, lag 0 bytes, 0.0 s behind, not listed by the active primary, counted from the primary\'s position recorded at 2026-12-02T00:00:00.000Z');
+});
+
+test('formatStatus with several instances: this instance, the leader and term, the store, each observation with its age; an unreachable store exits 6', () => {
+  const coordination: NonNullable<StatusView['coordination']> = {
+    leader: { name: 'edge-a', term: 4711 }, leading: false, term: null, storeReachable: true, storeError: null, unreachableSince: null,
+    answerTtl: 30, instances: 3, quorum: 2,
+    observations: [
+      { instance: 'edge-a', verdicts: { east: true, west: true }, at: 't', ageSeconds: 0.4, fresh: true },
+      { instance: 'edge-b', verdicts: { east: false, west: null }, at: 't', ageSeconds: 12.25, fresh: false },
+    ],
+  };
+  const text = formatStatus({ ...base, instance: 'edge-b', coordination });
+  assert.match(text, /^instance: edge-b   leader: edge-a \(term 4711\)   store: reachable   DNS TTL 30 s   quorum 2 of 3$/m);
+  assert.match(text, /^  observed by edge-a\s+0\.4 s ago\s+east up, west up$/m);
+  assert.match(text, /^  observed by edge-b\s+12\.3 s ago \(STALE\)\s+east DOWN, west unknown$/m);
+  const leading = formatStatus({ ...base, instance: 'edge-a', coordination: { ...coordination, leading: true, term: 4711 } });
+  assert.match(leading, /^instance: edge-a \(LEADER\)/m);
+  const cut = { ...base, coordination: { ...coordination, storeReachable: false, storeError: 'connect ECONNREFUSED', unreachableSince: 'T', answerTtl: 5 }, store: { ...base.store, ok: false, since: 'T', error: { code: 'SWY_STORE_UNAVAILABLE', message: 'connect ECONNREFUSED' } } };
+  assert.match(formatStatus(cut), /store: UNREACHABLE since T \(connect ECONNREFUSED\)   DNS TTL 5 s/);
+  assert.deepEqual(statusProblems(cut).map((p) => p.exit), [6]);
 });
