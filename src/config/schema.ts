@@ -1,0 +1,192 @@
+// The schema kit: each area declares its configuration slice once, with these builders, and gets
+// from that one declaration (1) the reader that validates and normalises it with today's messages
+// (every error with its full key path, all of them in one pass; the readers of fields.ts), (2) its
+// part of the JSON Schema that `switchyard schema` prints and editors use, and (3) the rows of
+// docs/configuration.md. A node is a plain JSON Schema object; what only switchyard needs (the
+// reader, the docs' wording) sits under symbol keys, which JSON.stringify leaves out.
+import * as f from './fields.ts';
+import type { Issues } from './fields.ts';
+import type { ListenAddress } from './types.ts';
+
+const READ = Symbol('read');
+const OPTIONAL = Symbol('optional');
+const DOC = Symbol('doc');
+const CUSTOM = Symbol('custom');
+
+/** How docs/configuration.md shows a key when the JSON Schema alone says too little. */
+export interface DocText {
+  /** The type column: `duration`, `DNS name`, `integer (seconds)`. */
+  type?: string;
+  /** The default column when it is derived (`a tenth of \`interval\``); literal defaults come from `default`. */
+  default?: string;
+  /** The range column. */
+  range?: string;
+}
+
+export interface Meta<In = unknown> {
+  /** What the key means: the JSON Schema description, the docs' meaning column, editors' hover text. */
+  description: string;
+  /** The default, written as in the YAML file; the reader reads it as if it had been given. */
+  default?: In;
+  doc?: DocText;
+}
+
+export type Reader<T> = (v: unknown, path: string, issues: Issues) => T | undefined;
+
+/** A schema node: JSON Schema keywords, and under symbols its reader and docs text. */
+export interface Node<T> {
+  readonly [key: string]: unknown;
+  readonly [READ]: Reader<T>;
+  readonly [OPTIONAL]?: true;
+  readonly [DOC]: DocText;
+}
+export type Out<N> = N extends Node<infer T> ? T : never;
+type Props = Record<string, Node<unknown>>;
+type Shape<P extends Props> = { [K in keyof P]: Out<P[K]> };
+
+function node<T>(json: Record<string, unknown>, read: Reader<T>, meta: Meta | undefined, doc: DocText): Node<T> {
+  const out: Record<string | symbol, unknown> = { ...json };
+  if (meta) {
+    out.description = meta.description;
+    if (meta.default !== undefined) out.default = meta.default;
+  }
+  out[READ] = read;
+  out[DOC] = { ...doc, ...meta?.doc };
+  return out as unknown as Node<T>;
+}
+
+/** Reads `v` at `path` with the node's reader; undefined (with issues) when it is invalid. */
+export function readNode<T>(n: Node<T>, v: unknown, path: string, issues: Issues): T | undefined {
+  return n[READ](v, path, issues);
+}
+export const docOf = (n: Node<unknown>): DocText => n[DOC];
+export const isOptional = (n: Node<unknown>): boolean => n[OPTIONAL] === true;
+
+/** The key may be left out: the slice's reader decides what its absence means (a derived default, or none). */
+export function optional<T>(n: Node<T>, doc?: DocText): Node<T | undefined> {
+  return { ...n, [OPTIONAL]: true, [DOC]: { ...n[DOC], ...doc } } as Node<T | undefined>;
+}
+
+const range = (min: number, max: number) => `${min}..${max}`;
+const msText = (ms: number): string => (ms === 0 ? '0' : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h)$';
+
+export const integer = (min: number, max: number, meta: Meta<number>): Node<number> =>
+  node({ type: 'integer', minimum: min, maximum: max }, (v, p, i) => f.int(v, p, i, min, max), meta, { type: 'integer', range: range(min, max) });
+
+export const boolean = (meta: Meta<boolean>): Node<boolean> => node({ type: 'boolean' }, f.bool, meta, { type: 'boolean' });
+
+export function string(meta: Meta<string> & { pattern?: RegExp; what?: string }): Node<string> {
+  const { pattern, what } = meta;
+  return node({ type: 'string', minLength: 1, ...(pattern ? { pattern: pattern.source } : {}) }, (v, p, i) => f.str(v, p, i, { pattern, what }), meta, { type: what ?? 'string' });
+}
+
+/** `500ms`, `1s`, `2m`, `1h`, read as milliseconds within [minMs, maxMs]. */
+export const duration = (minMs: number, maxMs: number, meta: Meta<string>): Node<number> =>
+  node({ type: 'string', pattern: DURATION_PATTERN }, (v, p, i) => f.duration(v, p, i, minMs, maxMs), meta, { type: 'duration', range: `${msText(minMs)}..${msText(maxMs)}` });
+
+export const oneOf = <V extends string>(values: readonly V[], meta: Meta<NoInfer<V>>): Node<V> =>
+  node({ type: 'string', enum: [...values] }, (v, p, i) => f.oneOf(v, p, i, values), meta, { type: values.map((x) => `\`${x}\``).join(', ') });
+
+export const listen = (meta: Meta<string>): Node<ListenAddress> =>
+  node({ type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+):\\d{1,5}$' }, f.listenAddress, meta, { type: 'HOST:PORT' });
+
+export const ipAddress = (meta: Meta<string>): Node<string> =>
+  node({ type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] }, f.ipAddress, meta, { type: 'IP address' });
+
+export const httpUrl = (meta: Meta<string>): Node<string> => node({ type: 'string', pattern: '^https?://' }, f.httpUrl, meta, { type: 'URL' });
+
+export const dnsName = (meta: Meta<string>): Node<string> => node({ type: 'string', minLength: 1, maxLength: 254 }, f.dnsName, meta, { type: 'DNS name' });
+
+export const stringMap = (meta: Meta<Record<string, string>>): Node<Record<string, string>> =>
+  node({ type: 'object', additionalProperties: { type: 'string' } }, f.stringMap, meta, { type: 'string map' });
+
+/** A list whose every item is read by `items`; undefined when any item is invalid. */
+export function list<T>(items: Node<T>, meta: Meta<unknown[]> & { min?: number }): Node<T[]> {
+  const min = meta.min ?? 0;
+  return node({ type: 'array', items, ...(min > 0 ? { minItems: min } : {}) }, (v, p, issues) => {
+    const xs = f.list(v, p, issues, min);
+    if (!xs) return undefined;
+    const out = xs.map((x, j) => readNode(items, x, f.join(p, j), issues));
+    return out.every((x) => x !== undefined) ? (out as T[]) : undefined;
+  }, meta, { type: min > 0 ? `list, at least ${min}` : 'list' });
+}
+
+/**
+ * A mapping with exactly these keys (others are `unknown property` errors). A key whose node has
+ * a default is read with it when absent; an `optional` key is undefined when absent; any other
+ * key is required. Undefined when anything inside it is invalid, every problem recorded.
+ */
+export function object<P extends Props>(props: P, meta: Meta<Record<string, unknown>>): Node<Shape<P>> {
+  const keys = Object.keys(props);
+  const required = keys.filter((k) => props[k].default === undefined && !isOptional(props[k]));
+  return node({ type: 'object', properties: props, ...(required.length > 0 ? { required } : {}), additionalProperties: false }, (v, p, issues) => {
+    const before = issues.length;
+    const rec = f.mapping(v, p, issues, keys);
+    if (!rec) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const k of keys) {
+      const n = props[k];
+      let value = rec[k];
+      if (value === undefined || value === null) {
+        if (n.default !== undefined) value = n.default;
+        else if (isOptional(n)) { out[k] = undefined; continue; }
+        else { issues.push({ path: f.join(p, k), message: 'is required' }); continue; }
+      }
+      out[k] = readNode(n, value, f.join(p, k), issues);
+    }
+    return issues.length === before ? (out as Shape<P>) : undefined;
+  }, meta, { type: 'mapping' });
+}
+
+/**
+ * A mapping with exactly one of these keys (`- http: {...}`, `- tcp: {...}`); read as `{ kind, value }`.
+ * `none` is the message when it has none or several.
+ */
+export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (count: number) => string; type?: string }): Node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]> {
+  const keys = Object.keys(props);
+  return node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]>({ type: 'object', properties: props, additionalProperties: false, minProperties: 1, maxProperties: 1 }, (v, p, issues) => {
+    const rec = f.mapping(v, p, issues, keys);
+    if (!rec) return undefined;
+    const present = Object.keys(rec);
+    if (present.length !== 1) { issues.push({ path: p, message: meta.none(present.length) }); return undefined; }
+    const kind = present[0];
+    if (!keys.includes(kind)) return undefined;
+    const value = readNode(props[kind], rec[kind] ?? {}, f.join(p, kind), issues);
+    return value === undefined ? undefined : { kind, value } as never;
+  }, meta, { type: meta.type ?? `one of ${keys.map((k) => `\`${k}\``).join(', ')}` });
+}
+
+/**
+ * A value whose JSON Schema and reader are written by hand: alternatives (a step's string or
+ * mapping form, `all | any | { atLeast }`), or a list checked as a whole. `json` must describe
+ * exactly what `read` accepts; test/unit/config/schema.test.ts checks both on the same inputs.
+ */
+export const custom = <T>(json: Record<string, unknown>, read: Reader<T>, meta: Meta & { type: string }): Node<T> =>
+  ({ ...node(json, read, meta, { type: meta.type }), [CUSTOM]: true }) as Node<T>;
+
+/** The JSON Schema document of a root node (the symbol-keyed parts left out). */
+export function jsonSchema(root: Node<unknown>, id: string): Record<string, unknown> {
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: id, title: 'switchyard configuration', ...JSON.parse(JSON.stringify(root)) as Record<string, unknown> };
+}
+
+/** One documented key: its path (`zone.soa.refresh`, `clusters[].name`) and its node. */
+export interface DocRow { path: string; node: Node<unknown> }
+
+/** Every key below `n` in document order, list items as `[]`; custom nodes are leaves. */
+export function docRows(n: Node<unknown>, path: string): DocRow[] {
+  const rows: DocRow[] = [];
+  const walk = (x: Node<unknown>, p: string) => {
+    if (x.type === 'object' && x.properties && !(x as { [CUSTOM]?: true })[CUSTOM]) {
+      for (const [k, child] of Object.entries(x.properties as Props)) {
+        const cp = p === '' ? k : `${p}.${k}`;
+        rows.push({ path: cp, node: child });
+        walk(child, cp);
+      }
+    } else if (x.type === 'array' && x.items && typeof x.items === 'object' && READ in (x.items as object)) {
+      walk(x.items as Node<unknown>, `${p}[]`);
+    }
+  };
+  walk(n, path);
+  return rows;
+}
