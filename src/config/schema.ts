@@ -121,29 +121,47 @@ export function object<P extends Props>(props: P, meta: Meta<Record<string, unkn
   const keys = Object.keys(props);
   const required = keys.filter((k) => props[k].default === undefined && !isOptional(props[k]));
   return node({ type: 'object', properties: props, ...(required.length > 0 ? { required } : {}), additionalProperties: false }, (v, p, issues) => {
-    const before = issues.length;
-    const rec = f.mapping(v, p, issues, keys);
-    if (!rec) return undefined;
-    const out: Record<string, unknown> = {};
-    for (const k of keys) {
-      const n = props[k];
-      let value = rec[k];
-      if (value === undefined || value === null) {
-        if (n.default !== undefined) value = n.default;
-        else if (isOptional(n)) { out[k] = undefined; continue; }
-        else { issues.push({ path: f.join(p, k), message: 'is required' }); continue; }
-      }
-      out[k] = readNode(n, value, f.join(p, k), issues);
-    }
-    return issues.length === before ? (out as Shape<P>) : undefined;
+    const { ok, fields } = readProps(props, v, p, issues);
+    return ok ? (fields as Shape<P>) : undefined;
   }, meta, { type: 'mapping' });
+}
+
+function readProps(props: Props, v: unknown, p: string, issues: Issues): { ok: boolean; fields: Record<string, unknown> } {
+  const before = issues.length;
+  const keys = Object.keys(props);
+  const rec = f.mapping(v, p, issues, keys);
+  if (!rec) return { ok: false, fields: {} };
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const n = props[k];
+    let value = rec[k];
+    // An empty mapping (`tcp:` with nothing under it) means its defaults; any other empty
+    // value is an error of its type, and a required key left empty is missing.
+    if (value === null && n.type === 'object' && n.default !== undefined) value = undefined;
+    if (value === undefined || (value === null && n.default === undefined && !isOptional(n))) {
+      if (n.default !== undefined) value = n.default;
+      else if (isOptional(n)) { out[k] = undefined; continue; }
+      else { issues.push({ path: f.join(p, k), message: 'is required' }); continue; }
+    }
+    out[k] = readNode(n, value, f.join(p, k), issues);
+  }
+  return { ok: issues.length === before, fields: out };
+}
+
+/**
+ * Reads an `object` node and also returns the fields that did read when another did not, so a
+ * slice can still run its checks between fields (and report them beside the other errors).
+ */
+export function readFields<T>(n: Node<T>, v: unknown, path: string, issues: Issues): { value: T | undefined; fields: Partial<T> } {
+  const { ok, fields } = readProps(n.properties as Props, v, path, issues);
+  return { value: ok ? (fields as T) : undefined, fields: fields as Partial<T> };
 }
 
 /**
  * A mapping with exactly one of these keys (`- http: {...}`, `- tcp: {...}`); read as `{ kind, value }`.
- * `none` is the message when it has none or several.
+ * `none` is the message when it has none or several; `emptyIsDefaults`: `- webhook:` with nothing under it is `{}`.
  */
-export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (count: number) => string; type?: string }): Node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]> {
+export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (count: number) => string; type?: string; emptyIsDefaults?: boolean }): Node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]> {
   const keys = Object.keys(props);
   return node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]>({ type: 'object', properties: props, additionalProperties: false, minProperties: 1, maxProperties: 1 }, (v, p, issues) => {
     const rec = f.mapping(v, p, issues, keys);
@@ -152,7 +170,7 @@ export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (coun
     if (present.length !== 1) { issues.push({ path: p, message: meta.none(present.length) }); return undefined; }
     const kind = present[0];
     if (!keys.includes(kind)) return undefined;
-    const value = readNode(props[kind], rec[kind] ?? {}, f.join(p, kind), issues);
+    const value = readNode(props[kind], meta.emptyIsDefaults ? rec[kind] ?? {} : rec[kind], f.join(p, kind), issues);
     return value === undefined ? undefined : { kind, value } as never;
   }, meta, { type: meta.type ?? `one of ${keys.map((k) => `\`${k}\``).join(', ')}` });
 }

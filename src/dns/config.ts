@@ -44,10 +44,14 @@ export function readZone(v: unknown, issues: Issues, paths: string[]): ZoneConfi
   const r = s.readNode(zoneSchema, v, 'zone', issues);
   const name = r?.name ?? (v !== null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string' ? f.dnsName((v as { name: string }).name, 'zone.name', []) : undefined);
   const records = readZoneRecords(r ? r.records : (v as { records?: unknown } | null)?.records, name, issues, paths);
-  if (!r) return undefined;
-  r.nameservers.forEach((ns, i) => {
-    if (f.inZone(ns.name, r.name) && ns.address === undefined) issues.push({ path: join(join('zone.nameservers', i), 'address'), message: `is required: ${ns.name} is inside the zone and needs glue` });
+  // Checked on what was written, so it shows beside the zone's other errors.
+  const written = (v as { nameservers?: unknown } | null)?.nameservers;
+  (Array.isArray(written) ? written : []).forEach((ns: unknown, i) => {
+    const rec = ns !== null && typeof ns === 'object' ? ns as { name?: unknown; address?: unknown } : {};
+    const nsName = typeof rec.name === 'string' ? f.dnsName(rec.name, '', []) : undefined;
+    if (nsName && name && f.inZone(nsName, name) && rec.address === undefined) issues.push({ path: join(join('zone.nameservers', i), 'address'), message: `is required: ${nsName} is inside the zone and needs glue` });
   });
+  if (!r) return undefined;
   if (!records || issues.length !== before) return undefined;
   const soa = { mbox: r.soa.mbox ?? `hostmaster.${r.name}`, negativeTtl: r.soa.negativeTtl ?? r.ttl, refresh: r.soa.refresh, retry: r.soa.retry, expire: r.soa.expire };
   return { name: r.name, ttl: r.ttl, nameservers: r.nameservers, soa, records };

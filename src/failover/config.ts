@@ -2,7 +2,7 @@
 // instances share the decision), its `steps`, and `notify` (who is told, never blocking).
 // Declared once with src/config/schema.ts; src/config composes it.
 import * as s from '../config/schema.ts';
-import { join, type Issues } from '../config/fields.ts';
+import { join, mapping, type Issues } from '../config/fields.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -122,32 +122,44 @@ const stepSchema = s.custom<StepConfig>({
 }, readStep, { type: 'step', description: 'a step type alone (`switch-traffic`), or a one-key mapping of its type to its options' });
 
 function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefined {
-  const before = issues.length;
   let type: string;
   let body: unknown;
+  let p = path;
   if (typeof v === 'string') { type = v; body = {}; }
   else {
-    const one = s.exactlyOne(stepOptionSchemas, { description: '', none: (n) => `expected exactly one step type (${STEP_TYPES.join(', ')}), got ${n}` });
-    const r = s.readNode(one, v, path, issues);
-    if (!r) return undefined;
-    return finishStep(r.kind, r.value as Record<string, unknown>, join(path, r.kind), issues, before);
+    const rec = mapping(v, path, issues, STEP_TYPES);
+    if (!rec) return undefined;
+    const keys = Object.keys(rec);
+    if (keys.length !== 1) {
+      issues.push({ path, message: `expected exactly one step type (${STEP_TYPES.join(', ')}), got ${keys.length}` });
+      return undefined;
+    }
+    type = keys[0];
+    if (!(STEP_TYPES as string[]).includes(type)) return undefined;   // reported as an unknown property
+    body = rec[type] ?? {};
+    p = join(path, type);
   }
   if (!(STEP_TYPES as string[]).includes(type)) {
     issues.push({ path, message: `unknown step '${type}' (known: ${STEP_TYPES.join(', ')})` });
     return undefined;
   }
-  const r = s.readNode(stepOptionSchemas[type as StepType] as s.Node<Record<string, unknown>>, body, path, issues);
-  return r && finishStep(type as StepType, r, path, issues, before);
+  const before = issues.length;
+  const { fields } = s.readFields(stepOptionSchemas[type as StepType] as s.Node<Record<string, unknown>>, body, p, issues);
+  return finishStep(type as StepType, fields, p, issues, before);
 }
 
+/** The step from its read options (`r` holds the options that read; anything missing has been reported). */
 function finishStep(type: StepType, r: Record<string, unknown>, p: string, issues: Issues, before: number): StepConfig | undefined {
+  if (type === 'kubernetes-scale') {
+    const count = (k: string) => (Array.isArray(r[k]) ? (r[k] as unknown[]).length : 0);
+    if (count('deployments') + count('hpas') === 0 && r.deployments !== undefined && r.hpas !== undefined) issues.push({ path: p, message: 'needs at least one entry in deployments or hpas' });
+  }
+  if (issues.length !== before) return undefined;
   const d = STEP_DEFAULTS[type];
   const common = { name: (r.name as string | undefined) ?? type, timeout: (r.timeout as number | undefined) ?? d.timeout, retries: (r.retries as number | undefined) ?? d.retries, backoff: (r.backoff as number | undefined) ?? d.backoff, onFailure: (r.onFailure as OnFailure | undefined) ?? d.onFailure };
   switch (type) {
     case 'kubernetes-scale': {
       const o = r as s.Out<(typeof stepOptionSchemas)['kubernetes-scale']>;
-      if (o.deployments.length + o.hpas.length === 0) issues.push({ path: p, message: 'needs at least one entry in deployments or hpas' });
-      if (issues.length !== before) return undefined;
       return { ...common, type, namespace: o.namespace, deployments: o.deployments, hpas: o.hpas, replicas: o.replicas, wait: o.wait };
     }
     case 'postgres-fence': {
@@ -196,18 +208,16 @@ export const failoverSchema = s.object({
 export interface ClusterFacts { name: string; database: boolean; kubernetes: boolean }
 
 export function readFailover(v: unknown, clusters: readonly ClusterFacts[] | undefined, issues: Issues): FailoverConfig | undefined {
-  const before = issues.length;
-  const r = s.readNode(failoverSchema, v, 'failover', issues);
-  if (!r) return undefined;
-  const { instances } = r;
-  const quorum = r.quorum ?? Math.floor(instances / 2) + 1;
-  if (quorum > instances) issues.push({ path: 'failover.quorum', message: `${quorum} is out of range 1..${instances}` });
-  else if (instances > 1 && quorum === 1) {
+  const { value: r, fields } = s.readFields(failoverSchema, v, 'failover', issues);
+  const { instances } = fields;
+  const quorum = fields.quorum ?? (instances === undefined ? undefined : Math.floor(instances / 2) + 1);
+  if (instances !== undefined && quorum !== undefined && quorum > instances) issues.push({ path: 'failover.quorum', message: `${quorum} is out of range 1..${instances}` });
+  else if (instances !== undefined && instances > 1 && quorum === 1) {
     issues.push({ path: 'failover.quorum', message: `1 of ${instances} instances: a single instance could fail over on its own view; use at least 2 (default: a majority, ${Math.floor(instances / 2) + 1})` });
   }
-  const { steps } = r;
+  const steps = fields.steps ?? [];
   const switches = steps.filter((st) => st.type === 'switch-traffic').length;
-  if (switches !== 1) issues.push({ path: 'failover.steps', message: `must contain switch-traffic exactly once (found ${switches})` });
+  if (fields.steps && switches !== 1) issues.push({ path: 'failover.steps', message: `must contain switch-traffic exactly once (found ${switches})` });
   const seen = new Set<string>();
   steps.forEach((st, i) => {
     const sp = join('failover.steps', i);
@@ -230,7 +240,7 @@ export function readFailover(v: unknown, clusters: readonly ClusterFacts[] | und
       }
     });
   });
-  if (issues.length !== before) return undefined;
+  if (!r || instances === undefined || quorum === undefined || quorum > instances || (instances > 1 && quorum === 1)) return undefined;
   return { automatic: r.automatic, cooldown: r.cooldown, prechecks: [...new Set(r.prechecks)], steps, instances, quorum };
 }
 
@@ -244,7 +254,7 @@ export const notifyOptionSchemas = {
   webhook: s.object({ ...notifyCommon, ...webhookOptions }, { description: 'POSTs the event (the options of the webhook step)' }),
   exec: s.object({ ...notifyCommon, ...execOptions }, { description: 'runs a command (the options of the exec step)' }),
 };
-const notifyEntry = s.exactlyOne(notifyOptionSchemas, { description: 'one receiver: `webhook` or `exec`', none: (n) => `expected exactly one of webhook, exec, got ${n}` });
+const notifyEntry = s.exactlyOne(notifyOptionSchemas, { description: 'one receiver: `webhook` or `exec`', none: (n) => `expected exactly one of webhook, exec, got ${n}`, emptyIsDefaults: true });
 export const notifySchema = s.list(notifyEntry, { default: [], description: 'who is told about holds, completed moves, an unfenced old primary and store failures; never blocking' });
 
 export function readNotify(v: unknown, issues: Issues): NotifyConfig[] | undefined {

@@ -212,24 +212,25 @@ export function readClusters(v: unknown, issues: Issues, abs: (p: string) => str
   const out: ClusterConfig[] = [];
   items.forEach((item, i) => {
     const p = join('clusters', i);
-    const before = issues.length;
-    const r = s.readNode(node, item, p, issues);
+    const { value: r, fields } = s.readFields(node, item, p, issues);
     const name = (item as { name?: unknown } | null)?.name;
     if (typeof name === 'string' && out.some((c) => c.name === name)) issues.push({ path: join(p, 'name'), message: `cluster ${name} is listed twice` });
-    if (!r) return;
-    const { probes } = r;
+    const probes = fields.probes ?? [];
+    const given = (k: string) => (item as Record<string, unknown> | null)?.[k] !== undefined;
     probes.forEach((pr, j) => {
       if (pr.name === 'passive') issues.push({ path: join(join(p, 'probes'), j), message: "the probe name 'passive' is reserved for the proxy's passive health signal; set another name" });
       if (probes.findIndex((q) => q.name === pr.name) !== j) issues.push({ path: join(join(p, 'probes'), j), message: `probe name ${pr.name} is used twice; set a distinct name` });
     });
-    if (r.healthyWhen.mode === 'atLeast?' && r.healthyWhen.n > Math.max(1, probes.length)) issues.push({ path: join(join(p, 'healthyWhen'), 'atLeast'), message: `${r.healthyWhen.n} is out of range 1..${Math.max(1, probes.length)}` });
-    const kubernetes = r.kubernetes && { kubeconfig: r.kubernetes.kubeconfig && abs(r.kubernetes.kubeconfig), context: r.kubernetes.context };
-    const { addresses, addressesFrom } = r.addresses;
-    if (addressesFrom && !kubernetes) issues.push({ path: join(p, 'kubernetes'), message: `is required: addresses from a ${addressesFrom.kind} are read with the cluster's kubeconfig and context` });
-    if (probes.some((pr) => pr.kind === 'kubernetes') && !kubernetes) issues.push({ path: join(p, 'kubernetes'), message: 'is required: a kubernetes probe needs the cluster\'s kubeconfig and context' });
-    if (issues.length !== before) return;
+    const atLeast = fields.healthyWhen?.mode === 'atLeast?' ? fields.healthyWhen.n : undefined;
+    const atLeastBad = atLeast !== undefined && fields.probes !== undefined && atLeast > Math.max(1, probes.length);
+    if (atLeastBad) issues.push({ path: join(join(p, 'healthyWhen'), 'atLeast'), message: `${atLeast} is out of range 1..${Math.max(1, probes.length)}` });
+    const kubernetes = fields.kubernetes && { kubeconfig: fields.kubernetes.kubeconfig && abs(fields.kubernetes.kubeconfig), context: fields.kubernetes.context };
+    const addressesFrom = fields.addresses?.addressesFrom;
+    if (addressesFrom && !given('kubernetes')) issues.push({ path: join(p, 'kubernetes'), message: `is required: addresses from a ${addressesFrom.kind} are read with the cluster's kubeconfig and context` });
+    if (probes.some((pr) => pr.kind === 'kubernetes') && !given('kubernetes')) issues.push({ path: join(p, 'kubernetes'), message: 'is required: a kubernetes probe needs the cluster\'s kubeconfig and context' });
+    if (!r || atLeastBad) return;
     const healthyWhen: HealthyWhen = r.healthyWhen.mode === 'atLeast?' ? { mode: 'atLeast', n: r.healthyWhen.n } : r.healthyWhen;
-    out.push({ name: r.name, addresses, addressesFrom, upstream: r.upstream, hostHeader: r.hostHeader, probes, healthyWhen, kubernetes, database: r.database });
+    out.push({ name: r.name, addresses: r.addresses.addresses, addressesFrom, upstream: r.upstream, hostHeader: r.hostHeader, probes, healthyWhen, kubernetes, database: r.database });
   });
   return out.length === items.length ? out : undefined;
 }
