@@ -11,6 +11,7 @@ import type { ListenAddress } from './types.ts';
 const READ = Symbol('read');
 const OPTIONAL = Symbol('optional');
 const DOC = Symbol('doc');
+/** On a custom node: `true`, or the node whose keys docs/configuration.md lists below it. */
 const CUSTOM = Symbol('custom');
 
 /** How docs/configuration.md shows a key when the JSON Schema alone says too little. */
@@ -101,6 +102,12 @@ export const dnsName = (meta: Meta<string>): Node<string> => node({ type: 'strin
 export const stringMap = (meta: Meta<Record<string, string>>): Node<Record<string, string>> =>
   node({ type: 'object', additionalProperties: { type: 'string' } }, f.stringMap, meta, { type: 'string map' });
 
+const PLURALS: Record<string, string> = { integer: 'integers', string: 'strings', 'DNS name': 'DNS names', 'IP address': 'IP addresses', URL: 'URLs', 'HOST:PORT': 'listen addresses', duration: 'durations' };
+const listType = (items: Node<unknown>, min: number): string => {
+  const of = PLURALS[items[DOC].type ?? ''];
+  return `list${of ? ` of ${of}` : ''}${min > 0 ? `, at least ${min}` : ''}`;
+};
+
 /** A list whose every item is read by `items`; undefined when any item is invalid. */
 export function list<T>(items: Node<T>, meta: Meta<unknown[]> & { min?: number }): Node<T[]> {
   const min = meta.min ?? 0;
@@ -109,7 +116,7 @@ export function list<T>(items: Node<T>, meta: Meta<unknown[]> & { min?: number }
     if (!xs) return undefined;
     const out = xs.map((x, j) => readNode(items, x, f.join(p, j), issues));
     return out.every((x) => x !== undefined) ? (out as T[]) : undefined;
-  }, meta, { type: min > 0 ? `list, at least ${min}` : 'list' });
+  }, meta, { type: listType(items, min) });
 }
 
 /**
@@ -163,7 +170,8 @@ export function readFields<T>(n: Node<T>, v: unknown, path: string, issues: Issu
  */
 export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (count: number) => string; type?: string; emptyIsDefaults?: boolean }): Node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]> {
   const keys = Object.keys(props);
-  return node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]>({ type: 'object', properties: props, additionalProperties: false, minProperties: 1, maxProperties: 1 }, (v, p, issues) => {
+  const shown = Object.fromEntries(keys.map((k) => [k, optional(props[k], { default: 'none (exactly one of them)' })]));
+  return node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]>({ type: 'object', properties: shown, additionalProperties: false, minProperties: 1, maxProperties: 1 }, (v, p, issues) => {
     const rec = f.mapping(v, p, issues, keys);
     if (!rec) return undefined;
     const present = Object.keys(rec);
@@ -180,28 +188,47 @@ export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (coun
  * mapping form, `all | any | { atLeast }`), or a list checked as a whole. `json` must describe
  * exactly what `read` accepts; test/unit/config/schema.test.ts checks both on the same inputs.
  */
-export const custom = <T>(json: Record<string, unknown>, read: Reader<T>, meta: Meta & { type: string }): Node<T> =>
-  ({ ...node(json, read, meta, { type: meta.type }), [CUSTOM]: true }) as Node<T>;
+export const custom = <T>(json: Record<string, unknown>, read: Reader<T>, meta: Meta & { type: string; walk?: Node<unknown> }): Node<T> =>
+  ({ ...node(json, read, meta, { type: meta.type }), [CUSTOM]: meta.walk ?? true }) as Node<T>;
+
+/** `${VAR}` in a string value: substituted after parsing, so an editor sees the reference itself. */
+const ENV_REFERENCE = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}', description: 'an environment variable reference, substituted when the file is loaded' };
+
+/** Lets every constrained string (a pattern, a format, an enum) also be a `${VAR}` reference. */
+function allowEnvReferences(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(allowEnvReferences);
+  if (x === null || typeof x !== 'object') return x;
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) o[k] = k === 'enum' || k === 'const' || k === 'default' || k === 'required' ? v : allowEnvReferences(v);
+  if (o.type === 'string' && (o.pattern !== undefined || o.format !== undefined || o.enum !== undefined || o.anyOf !== undefined)) {
+    const { description, default: def, ...rest } = o;
+    return { ...(description === undefined ? {} : { description }), ...(def === undefined ? {} : { default: def }), anyOf: [rest, ENV_REFERENCE] };
+  }
+  return o;
+}
 
 /** The JSON Schema document of a root node (the symbol-keyed parts left out). */
-export function jsonSchema(root: Node<unknown>, id: string): Record<string, unknown> {
-  return { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: id, title: 'switchyard configuration', ...JSON.parse(JSON.stringify(root)) as Record<string, unknown> };
+export function jsonSchema(root: Node<unknown>, meta: { title: string; description: string }): Record<string, unknown> {
+  const plain = JSON.parse(JSON.stringify(root)) as Record<string, unknown>;
+  return { $schema: 'http://json-schema.org/draft-07/schema#', title: meta.title, ...(allowEnvReferences(plain) as Record<string, unknown>), description: meta.description };
 }
 
 /** One documented key: its path (`zone.soa.refresh`, `clusters[].name`) and its node. */
 export interface DocRow { path: string; node: Node<unknown> }
 
-/** Every key below `n` in document order, list items as `[]`; custom nodes are leaves. */
+/** Every key below `n` in document order, list items as `[]`; custom nodes are leaves unless they name a node to walk. */
 export function docRows(n: Node<unknown>, path: string): DocRow[] {
   const rows: DocRow[] = [];
   const walk = (x: Node<unknown>, p: string) => {
-    if (x.type === 'object' && x.properties && !(x as { [CUSTOM]?: true })[CUSTOM]) {
+    const custom = (x as { [CUSTOM]?: true | Node<unknown> })[CUSTOM];
+    if (custom !== undefined && custom !== true) walk(custom, p);
+    else if (custom === undefined && x.type === 'object' && x.properties) {
       for (const [k, child] of Object.entries(x.properties as Props)) {
         const cp = p === '' ? k : `${p}.${k}`;
         rows.push({ path: cp, node: child });
         walk(child, cp);
       }
-    } else if (x.type === 'array' && x.items && typeof x.items === 'object' && READ in (x.items as object)) {
+    } else if (custom === undefined && x.type === 'array' && x.items && typeof x.items === 'object' && READ in (x.items as object)) {
       walk(x.items as Node<unknown>, `${p}[]`);
     }
   };

@@ -49,6 +49,14 @@ export function configSchema(abs?: (p: string) => string) {
   }, { description: 'switchyard configuration' });
 }
 
+/** The JSON Schema of the configuration file, as `switchyard schema` prints it and schema/switchyard.schema.json holds it. */
+export function configJsonSchema(): Record<string, unknown> {
+  return s.jsonSchema(configSchema(), {
+    title: 'switchyard configuration',
+    description: 'The configuration file of switchyard (`switchyard serve --config FILE`). Reference: docs/configuration.md. Besides what this schema says, `switchyard validate` checks what depends on several keys (names inside the zone, steps against clusters, the admin token off loopback).',
+  });
+}
+
 export interface ValidateOptions {
   baseDir: string;
   adminToken: string | undefined;

@@ -119,7 +119,7 @@ const stepSchema = s.custom<StepConfig>({
     { type: 'string', enum: STEP_TYPES, description: 'a step with all its defaults' },
     { type: 'object', properties: stepOptionSchemas, additionalProperties: false, minProperties: 1, maxProperties: 1 },
   ],
-}, readStep, { type: 'step', description: 'a step type alone (`switch-traffic`), or a one-key mapping of its type to its options' });
+}, readStep, { type: 'step', description: 'a step type alone (`switch-traffic`), or a one-key mapping of its type to its options', walk: s.exactlyOne(stepOptionSchemas, { description: '', none: () => '' }) });
 
 function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefined {
   let type: string;

@@ -83,7 +83,7 @@ const probeTimeout = () => s.optional(s.duration(10, 60_000, { description: "thi
 
 const httpProbe = (kind: 'http' | 'https') => s.object({
   name: s.optional(s.string({ description: 'shown in status, the page, CLI output, logs and the `probe` metric label. Two probes whose URLs differ only in the query string need names' }), { default: '`http URL` / `https URL`, with userinfo and query string redacted (`http http://***@10.0.0.1/healthz?***`)' }),
-  url: s.httpUrl({ description: 'the URL to request', doc: { range: kind === 'https' ? '`https://`' : '' } }),
+  url: s.httpUrl({ description: 'the URL to request', doc: { range: '`https://` for `https`' } }),
   method: s.oneOf(['GET', 'HEAD'] as const, { default: 'GET', description: 'the request method' }),
   expectStatus: s.list(s.integer(100, 599, { description: 'a status code that passes' }), { min: 1, default: [200], description: 'status codes that pass (`SWY_HEALTH_UNEXPECTED_STATUS` otherwise)', doc: { range: '100..599' } }),
   bodyContains: s.optional(s.string({ description: 'text that must appear in the first 64 KiB of the body (`SWY_HEALTH_BODY_MISMATCH`)' })),
@@ -167,20 +167,23 @@ const addressesSchema = s.custom<Addresses>({ anyOf: [addressListSchema, address
   }
   const addresses = s.readNode(addressListSchema, v, p, issues);
   return addresses && { addresses, addressesFrom: undefined };
-}, { type: 'list of IP addresses (at least 1), or one of `fromService`, `fromIngress`', description: 'A/AAAA records served for every hostname while this cluster is active; see [addresses from Kubernetes](#addresses-from-kubernetes) for the second form' });
+}, { type: 'list of IP addresses (at least 1), or one of `fromService`, `fromIngress`', walk: addressesFromSchema, description: 'A/AAAA records served for every hostname while this cluster is active; see [addresses from Kubernetes](#addresses-from-kubernetes) for the second form' });
 
+const atLeastSchema = s.object({
+  atLeast: s.integer(1, 1_000_000, { description: 'the cluster is up when at least this many of its probes are up', doc: { range: '1..number of probes' } }),
+}, { description: 'the mapping form of `healthyWhen`' });
 const healthyWhenSchema = s.custom<HealthyWhen | { mode: 'atLeast?'; n: number }>({
-  anyOf: [{ enum: ['all', 'any'] }, { type: 'object', properties: { atLeast: { type: 'integer', minimum: 1 } }, required: ['atLeast'], additionalProperties: false }],
+  anyOf: [{ enum: ['all', 'any'] }, atLeastSchema],
 }, (v, p, issues) => {
   if (v === 'all') return { mode: 'all' };
   if (v === 'any') return { mode: 'any' };
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    const r = s.readNode(s.object({ atLeast: s.integer(1, 1_000_000, { description: 'N' }) }, { description: '' }), v, p, issues);
+    const r = s.readNode(atLeastSchema, v, p, issues);
     return r && { mode: 'atLeast?', n: r.atLeast };
   }
   issues.push({ path: p, message: 'expected all, any or { atLeast: N }' });
   return undefined;
-}, { type: '`all`, `any` or `{ atLeast: N }`', default: 'all', description: 'how probe verdicts make the cluster verdict, see below', doc: { range: 'N: 1..number of probes' } });
+}, { type: '`all`, `any` or `{ atLeast: N }`', default: 'all', walk: atLeastSchema, description: 'how probe verdicts make the cluster verdict, see below', doc: { range: 'N: 1..number of probes' } });
 
 export const probeNode = probeSchema;
 
@@ -190,7 +193,7 @@ export const clusterSchema = (abs: (p: string) => string = (p) => p) => s.object
   addresses: addressesSchema,
   upstream: s.optional(s.httpUrl({ description: 'where the proxy sends requests while this cluster is active; only the origin (scheme, host, port) is used, a path is ignored. **Required on every cluster when `proxy` is configured**', doc: { range: '`http://` or `https://`' } })),
   hostHeader: s.optional(s.string({ description: 'proxy: the `Host` sent upstream for this cluster' }), { default: "none (the client's `Host` is passed through)" }),
-  probes: s.list(s.custom<ProbeConfig>(JSON.parse(JSON.stringify(probeSchema)) as Record<string, unknown>, (v, p, i) => readProbe(v, p, i, abs), { type: 'probe', description: 'one probe: exactly one of `http`, `https`, `tcp`, `kubernetes`' }), { min: 1, description: 'health probes, see [probes](#probes)' }),
+  probes: s.list(s.custom<ProbeConfig>(JSON.parse(JSON.stringify(probeSchema)) as Record<string, unknown>, (v, p, i) => readProbe(v, p, i, abs), { type: 'probe', description: 'one probe: exactly one of `http`, `https`, `tcp`, `kubernetes`', walk: probeSchema }), { min: 1, description: 'health probes, see [probes](#probes)' }),
   healthyWhen: healthyWhenSchema,
   kubernetes: s.optional(s.object({
     kubeconfig: s.optional(s.string({ description: 'kubeconfig file for this cluster', what: 'path' }), { default: 'the default kubeconfig: `KUBECONFIG`, `~/.kube/config`, else the in-cluster service account' }),

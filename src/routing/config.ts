@@ -40,7 +40,7 @@ export const stateSchema = s.object({
   kubernetes: s.optional(s.custom({ not: {} }, (_v, p, issues) => {
     issues.push({ path: p, message: 'is not supported yet (a Kubernetes Lease store in a third, management cluster is a later adapter); use state.file for one instance or state.etcd for several' });
     return undefined;
-  }, { type: '', description: 'reserved for a Kubernetes Lease store in a third, management cluster (a later adapter behind the same interface); **not supported yet**: `validate` rejects it' })),
+  }, { type: 'reserved', description: 'reserved for a Kubernetes Lease store in a third, management cluster (a later adapter behind the same interface); **not supported yet**: `validate` rejects it' })),
 }, { default: {}, description: 'Where the routing state lives: a file (one instance) or etcd (several).' });
 
 export function readState(v: unknown, zone: string | undefined, issues: Issues, abs: (p: string) => string): StateConfig | undefined {
