@@ -122,7 +122,8 @@ export function list<T>(items: Node<T>, meta: Meta<unknown[]> & { min?: number }
 /**
  * A mapping with exactly these keys (others are `unknown property` errors). A key whose node has
  * a default is read with it when absent; an `optional` key is undefined when absent; any other
- * key is required. Undefined when anything inside it is invalid, every problem recorded.
+ * key is required. Undefined when a known key's value is invalid (an unknown key is reported
+ * and ignored), every problem recorded.
  */
 export function object<P extends Props>(props: P, meta: Meta<Record<string, unknown>>): Node<Shape<P>> {
   const keys = Object.keys(props);
@@ -134,10 +135,12 @@ export function object<P extends Props>(props: P, meta: Meta<Record<string, unkn
 }
 
 function readProps(props: Props, v: unknown, p: string, issues: Issues): { ok: boolean; fields: Record<string, unknown> } {
-  const before = issues.length;
   const keys = Object.keys(props);
   const rec = f.mapping(v, p, issues, keys);
   if (!rec) return { ok: false, fields: {} };
+  // An unknown key is reported but leaves the known ones usable, so the checks that depend on
+  // this mapping (a step against the clusters' databases) still run and are reported with it.
+  const before = issues.length;
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     const n = props[k];

@@ -11,7 +11,7 @@ import { adminSchema, readAdmin } from '../admin/config.ts';
 import { dnsSchema, hostnamesSchema, readDns, readHostnames, readZone, zoneSchema } from '../dns/config.ts';
 import { checkZoneRecords } from '../dns/config-records.ts';
 import { failoverSchema, notifySchema, readFailover, readNotify } from '../failover/config.ts';
-import { clustersSchema, healthSchema, readClusters, readHealth } from '../health/config.ts';
+import { clusterFacts, clustersSchema, healthSchema, readClusters, readHealth } from '../health/config.ts';
 import { paritySchema, readParity } from '../parity/config.ts';
 import { proxySchema, readProxy } from '../proxy/config.ts';
 import { instanceSchema, readInstance, readState, stateSchema } from '../routing/config.ts';
@@ -85,10 +85,13 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   if (zone?.records && hostnames) checkZoneRecords(zone.records, recordPaths, zone, hostnames, issues);
   const rawClusters = req('clusters');
   const clusters = rawClusters === undefined ? undefined : readClusters(rawClusters, issues, abs);
+  // The checks of other slices against the clusters run on the clusters as written, so they are
+  // reported beside a cluster's own errors.
+  const facts = clusterFacts(rawClusters);
   const health = readHealth(given('health') ?? {}, issues);
-  const failover = readFailover(given('failover') ?? {}, clusters?.map((c) => ({ name: c.name, database: c.database !== undefined, kubernetes: c.kubernetes !== undefined })), issues);
+  const failover = readFailover(given('failover') ?? {}, facts, issues);
   const notify = readNotify(given('notify'), issues);
-  const parity = given('parity') === undefined ? undefined : readParity(root.parity, clusters?.map((c) => c.kubernetes !== undefined), issues);
+  const parity = given('parity') === undefined ? undefined : readParity(root.parity, facts?.map((c) => c.kubernetes), issues);
   const prechecks = (root.failover as { prechecks?: unknown } | undefined)?.prechecks;
   if (Array.isArray(prechecks) && prechecks.includes('parity') && given('parity') === undefined) issues.push({ path: 'failover.prechecks', message: 'parity needs a parity section naming what to compare' });
   const dns = readDns(given('dns') ?? {}, issues);
@@ -97,7 +100,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions): { config?: 
   if (dns && dns.workers > 1 && clusters?.some((c) => c.addressesFrom !== undefined)) {
     issues.push({ path: 'dns.workers', message: 'must be 1 while a cluster takes its addresses from a Service or Ingress (worker threads do not follow them yet)' });
   }
-  const proxy = given('proxy') === undefined ? undefined : readProxy(root.proxy, clusters?.map((c) => c.upstream), hostnames, issues);
+  const proxy = given('proxy') === undefined ? undefined : readProxy(root.proxy, facts?.map((c) => c.upstream), hostnames, issues);
   const admin = readAdmin(given('admin') ?? {}, opts.adminToken, issues);
   const state = readState(given('state') ?? {}, zone?.name, issues, abs);
   const instance = readInstance(given('instance') ?? {}, opts.hostName ?? hostname(), issues);

@@ -143,18 +143,18 @@ function readStep(v: unknown, path: string, issues: Issues): StepConfig | undefi
     issues.push({ path, message: `unknown step '${type}' (known: ${STEP_TYPES.join(', ')})` });
     return undefined;
   }
-  const before = issues.length;
-  const { fields } = s.readFields(stepOptionSchemas[type as StepType] as s.Node<Record<string, unknown>>, body, p, issues);
-  return finishStep(type as StepType, fields, p, issues, before);
+  const { value, fields } = s.readFields(stepOptionSchemas[type as StepType] as s.Node<Record<string, unknown>>, body, p, issues);
+  return finishStep(type as StepType, fields, value !== undefined, p, issues);
 }
 
-/** The step from its read options (`r` holds the options that read; anything missing has been reported). */
-function finishStep(type: StepType, r: Record<string, unknown>, p: string, issues: Issues, before: number): StepConfig | undefined {
+/** The step from its options (`r`: those that read; `ok`: all of them did, the rest reported). */
+function finishStep(type: StepType, r: Record<string, unknown>, ok: boolean, p: string, issues: Issues): StepConfig | undefined {
+  const before = issues.length;
   if (type === 'kubernetes-scale') {
     const count = (k: string) => (Array.isArray(r[k]) ? (r[k] as unknown[]).length : 0);
     if (count('deployments') + count('hpas') === 0 && r.deployments !== undefined && r.hpas !== undefined) issues.push({ path: p, message: 'needs at least one entry in deployments or hpas' });
   }
-  if (issues.length !== before) return undefined;
+  if (!ok || issues.length !== before) return undefined;
   const d = STEP_DEFAULTS[type];
   const common = { name: (r.name as string | undefined) ?? type, timeout: (r.timeout as number | undefined) ?? d.timeout, retries: (r.retries as number | undefined) ?? d.retries, backoff: (r.backoff as number | undefined) ?? d.backoff, onFailure: (r.onFailure as OnFailure | undefined) ?? d.onFailure };
   switch (type) {
@@ -174,10 +174,11 @@ function finishStep(type: StepType, r: Record<string, unknown>, p: string, issue
     case 'cnpg-promote': {
       const o = r as s.Out<(typeof stepOptionSchemas)['cnpg-demote']>;
       const cp = join(p, 'clusters');
+      const named = issues.length;
       for (const [k, n] of Object.entries(o.clusters)) {
         if (!K8S_NAME.test(n)) issues.push({ path: join(cp, k), message: `${JSON.stringify(n)} is not a CloudNativePG Cluster name` });
       }
-      if (issues.length !== before) return undefined;
+      if (issues.length !== named) return undefined;
       if (new Set(Object.values(o.clusters)).size !== Object.keys(o.clusters).length) issues.push({ path: cp, message: 'each cluster needs its own CloudNativePG Cluster (the names of a replica-cluster pair differ)' });
       return { ...common, type, namespace: o.namespace, clusters: o.clusters };
     }
@@ -204,8 +205,8 @@ export const failoverSchema = s.object({
   quorum: s.optional(s.integer(1, 9, { description: 'how many instances\' **fresh** observations must agree that the active cluster is down and the target healthy before the leader fails over automatically. A quorum of 1 with several instances is rejected: one instance\'s view of the network would be enough to move traffic, fence and promote' }), { type: 'integer', default: 'a majority of `failover.instances` (`2` of 3, `3` of 5)', range: '1..`failover.instances`; at least 2 when `instances` is above 1' }),
 }, { default: {}, description: 'When and how traffic moves.' });
 
-/** What the failover slice checks against the clusters: their names, and whether each has a database and Kubernetes access. */
-export interface ClusterFacts { name: string; database: boolean; kubernetes: boolean }
+/** What the failover slice checks against the clusters as written: their names, and whether each has a database and Kubernetes access. */
+export interface ClusterFacts { name: string | undefined; database: boolean; kubernetes: boolean }
 
 export function readFailover(v: unknown, clusters: readonly ClusterFacts[] | undefined, issues: Issues): FailoverConfig | undefined {
   const { value: r, fields } = s.readFields(failoverSchema, v, 'failover', issues);
@@ -225,7 +226,7 @@ export function readFailover(v: unknown, clusters: readonly ClusterFacts[] | und
     seen.add(st.name);
     if ((st.type === 'cnpg-demote' || st.type === 'cnpg-promote') && clusters) {
       for (const k of Object.keys(st.clusters)) {
-        if (!clusters.some((c) => c.name === k)) issues.push({ path: join(join(join(sp, st.type), 'clusters'), k), message: `no cluster named ${k} (clusters: ${clusters.map((c) => c.name).join(', ')})` });
+        if (!clusters.some((c) => c.name === k)) issues.push({ path: join(join(join(sp, st.type), 'clusters'), k), message: `no cluster named ${k} (clusters: ${clusters.flatMap((c) => c.name ?? []).join(', ')})` });
       }
     }
     (clusters ?? []).forEach((c, ci) => {
@@ -235,7 +236,7 @@ export function readFailover(v: unknown, clusters: readonly ClusterFacts[] | und
       if ((st.type === 'kubernetes-scale' || st.type === 'cnpg-demote' || st.type === 'cnpg-promote') && !c.kubernetes) {
         issues.push({ path: `clusters[${ci}].kubernetes`, message: `is required: step ${st.name} (${st.type}) acts on every cluster` });
       }
-      if ((st.type === 'cnpg-demote' || st.type === 'cnpg-promote') && st.clusters[c.name] === undefined) {
+      if ((st.type === 'cnpg-demote' || st.type === 'cnpg-promote') && c.name !== undefined && st.clusters[c.name] === undefined) {
         issues.push({ path: join(join(sp, st.type), 'clusters'), message: `names no CloudNativePG Cluster for cluster ${c.name}` });
       }
     });

@@ -21,15 +21,17 @@ export const healthSchema = s.object({
 }, { description: 'How often and how patiently every probe is checked.', default: {} });
 
 export function readHealth(v: unknown, issues: Issues): HealthConfig | undefined {
-  const r = s.readNode(healthSchema, v, 'health', issues);
+  const { value: r, fields } = s.readFields(healthSchema, v, 'health', issues);
+  const { interval, timeout } = fields;
+  if (interval !== undefined) {
+    if (timeout !== undefined && timeout > interval) issues.push({ path: 'health.timeout', message: `${timeout}ms is longer than health.interval (${interval}ms)` });
+    if (fields.jitter !== undefined && fields.jitter >= interval) issues.push({ path: 'health.jitter', message: `must be shorter than health.interval (${interval}ms)` });
+    if (fields.confirmInterval !== undefined && fields.confirmInterval > interval) issues.push({ path: 'health.confirmInterval', message: `must not be longer than health.interval (${interval}ms)` });
+  }
   if (!r) return undefined;
-  const { interval, timeout, fall, rise } = r;
-  const jitter = r.jitter ?? Math.floor(interval / 10);
-  const confirmInterval = r.confirmInterval ?? Math.min(200, Math.floor(interval / 4));
-  if (timeout > interval) issues.push({ path: 'health.timeout', message: `${timeout}ms is longer than health.interval (${interval}ms)` });
-  if (jitter >= interval) issues.push({ path: 'health.jitter', message: `must be shorter than health.interval (${interval}ms)` });
-  if (r.confirmInterval !== undefined && confirmInterval > interval) issues.push({ path: 'health.confirmInterval', message: `must not be longer than health.interval (${interval}ms)` });
-  return { interval, timeout, fall, rise, jitter, confirmInterval };
+  const jitter = r.jitter ?? Math.floor(r.interval / 10);
+  const confirmInterval = r.confirmInterval ?? Math.min(200, Math.floor(r.interval / 4));
+  return { interval: r.interval, timeout: r.timeout, fall: r.fall, rise: r.rise, jitter, confirmInterval };
 }
 
 export type HttpProbeConfig = {
@@ -121,9 +123,9 @@ const probeSchema = s.exactlyOne({
 }, { description: 'one probe: exactly one of `http`, `https`, `tcp`, `kubernetes`', none: (n) => `expected exactly one of http, https, tcp, kubernetes, got ${n}` });
 
 function readProbe(v: unknown, path: string, issues: Issues, abs: (p: string) => string): ProbeConfig | undefined {
-  const before = issues.length;
   const probe = s.readNode(probeSchema, v, path, issues);
   if (!probe) return undefined;
+  const before = issues.length;
   const p = join(path, probe.kind);
   if (probe.kind === 'http' || probe.kind === 'https') {
     const r = probe.value;
@@ -207,6 +209,21 @@ export const clusterSchema = (abs: (p: string) => string = (p) => p) => s.object
 export const clustersSchema = (abs?: (p: string) => string) => s.list(clusterSchema(abs), {
   min: 2, description: 'the clusters, in order of preference: the first is the *preferred* (primary) cluster. It is active on the very first start, automatic failover only ever moves traffic *away* from it, and `switchyard failback` returns to it',
 });
+
+/**
+ * What other slices check against each cluster as written (`name` when it is a string; whether
+ * `database`, `kubernetes`, `upstream` are given), also for a cluster that has errors of its own,
+ * so those checks are reported beside them.
+ */
+export interface ClusterFacts { name: string | undefined; database: boolean; kubernetes: boolean; upstream: boolean }
+export function clusterFacts(v: unknown): ClusterFacts[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((item: unknown) => {
+    const r = item !== null && typeof item === 'object' && !Array.isArray(item) ? item as Record<string, unknown> : {};
+    const given = (k: string) => r[k] !== undefined && r[k] !== null;
+    return { name: typeof r.name === 'string' ? r.name : undefined, database: given('database'), kubernetes: given('kubernetes'), upstream: given('upstream') };
+  });
+}
 
 export function readClusters(v: unknown, issues: Issues, abs: (p: string) => string): ClusterConfig[] | undefined {
   const items = f.list(v, 'clusters', issues, 2);

@@ -38,8 +38,8 @@ export const proxySchema = s.object({
   trustForwarded: s.boolean({ default: false, description: '`false` (an edge facing clients directly): the client\'s `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded` are dropped and replaced by the proxy\'s own, so a client cannot forge its address to the application. `true` (a proxy you run is in front): the proxy appends to them. Either way a client cannot remove them by naming them in `Connection`' }),
 }, { description: 'The HTTP reverse proxy in front of both clusters; absent: no proxy.' });
 
-/** `upstreams[i]`: cluster i's upstream URL (every cluster needs one when the proxy is configured). */
-export function readProxy(v: unknown, upstreams: ReadonlyArray<string | undefined> | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {
+/** `upstreams[i]`: whether cluster i has an upstream (every cluster needs one when the proxy is configured). */
+export function readProxy(v: unknown, upstreams: readonly boolean[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {
   const r = s.readNode(proxySchema, v, 'proxy', issues);
   (upstreams ?? []).forEach((u, i) => {
     if (!u) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
