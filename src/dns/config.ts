@@ -40,7 +40,6 @@ export const zoneSchema = s.object({
 
 /** `paths` receives the key path of each static record returned, for checkZoneRecords. */
 export function readZone(v: unknown, issues: Issues, paths: string[]): ZoneConfig | undefined {
-  const before = issues.length;
   const r = s.readNode(zoneSchema, v, 'zone', issues);
   const name = r?.name ?? (v !== null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string' ? f.dnsName((v as { name: string }).name, 'zone.name', []) : undefined);
   const records = readZoneRecords(r ? r.records : (v as { records?: unknown } | null)?.records, name, issues, paths);
@@ -52,7 +51,9 @@ export function readZone(v: unknown, issues: Issues, paths: string[]): ZoneConfi
     if (nsName && name && f.inZone(nsName, name) && rec.address === undefined) issues.push({ path: join(join('zone.nameservers', i), 'address'), message: `is required: ${nsName} is inside the zone and needs glue` });
   });
   if (!r) return undefined;
-  if (!records || issues.length !== before) return undefined;
+  // Returned with the records that read (their problems recorded), so checkZoneRecords can check
+  // them against the hostnames and name servers and report that beside the rest.
+  if (!records) return undefined;
   const soa = { mbox: r.soa.mbox ?? `hostmaster.${r.name}`, negativeTtl: r.soa.negativeTtl ?? r.ttl, refresh: r.soa.refresh, retry: r.soa.retry, expire: r.soa.expire };
   return { name: r.name, ttl: r.ttl, nameservers: r.nameservers, soa, records };
 }

@@ -70,3 +70,21 @@ clusters:
   ]);
   assert.deepEqual(lines(`${base}health: { interval: 1s, timeout: 2s, fall: 0 }\n`), ['health.fall: 0 is out of range 1..100', 'health.timeout: 2000ms is longer than health.interval (1000ms)']);
 });
+
+test('zone.records: a record that does not read leaves the others checked against the zone', () => {
+  assert.deepEqual(lines(`
+zone:
+  name: example.com
+  nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }]
+  records:
+    - { name: app.example.com, type: TXT, value: "x" }
+    - { name: example.com, type: PTR, value: x.example.com }
+hostnames: [app.example.com]
+clusters:
+  - { name: east, addresses: [127.0.0.2], probes: [{ tcp: { address: "127.0.0.2:1" } }] }
+  - { name: west, addresses: [127.0.0.3], probes: [{ tcp: { address: "127.0.0.3:1" } }] }
+`), [
+    'zone.records[0].name: app.example.com is a failover hostname: its answers follow the active cluster; remove this record',
+    'zone.records[1].type: "PTR" is not one of A, AAAA, CNAME, MX, TXT, SRV, CAA, NS',
+  ]);
+});
