@@ -173,7 +173,7 @@ export function readFields<T>(n: Node<T>, v: unknown, path: string, issues: Issu
  */
 export function exactlyOne<P extends Props>(props: P, meta: Meta & { none: (count: number) => string; type?: string; emptyIsDefaults?: boolean }): Node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]> {
   const keys = Object.keys(props);
-  const shown = Object.fromEntries(keys.map((k) => [k, optional(props[k], { default: 'none (exactly one of them)' })]));
+  const shown = Object.fromEntries(keys.map((k) => [k, optional(props[k], { default: 'one of these keys, exactly' })]));
   return node<{ [K in keyof P]: { kind: K; value: Out<P[K]> } }[keyof P]>({ type: 'object', properties: shown, additionalProperties: false, minProperties: 1, maxProperties: 1 }, (v, p, issues) => {
     const rec = f.mapping(v, p, issues, keys);
     if (!rec) return undefined;
