@@ -2,6 +2,10 @@
 // - import direction: health never imports failover; dns and proxy import only routing types
 //   (plus config types, log, errors) from the rest of src; nothing imports src/main.ts or src/cli
 //   but the cli itself;
+// - configuration slices (src/<area>/config.ts, config-*.ts) are what src/config composes: src/config
+//   imports other areas only through them, and they import nothing but the schema kit's side of
+//   src/config (schema, fields, redact, types), node built-ins and other slice files, so loading the
+//   configuration never loads an area's runtime and no import cycle can form;
 // - only src/config reads process.env;
 // - only src/kubernetes.ts imports values from @kubernetes/client-node (main.ts loads it lazily);
 // - kebab-case file names; no to-do marker in a comment without an issue number (#N).
@@ -41,6 +45,13 @@ const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = 
   parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
 };
 
+/** A configuration slice: src/<area>/config.ts or src/<area>/config-*.ts. */
+const isSlice = (file: string): boolean => {
+  const rel = relative(join(root, 'src'), file);
+  return /^[a-z-]+\/config(-[a-z-]+)?\.ts$/.test(rel) && !rel.startsWith('config/') && !rel.startsWith('cli/');
+};
+const SLICE_MAY_IMPORT = ['src/config/schema.ts', 'src/config/fields.ts', 'src/config/redact.ts', 'src/config/types.ts', 'src/errors.ts'];
+
 for (const file of files) {
   const rel = relative(root, file);
   const text = readFileSync(file, 'utf8');
@@ -57,7 +68,14 @@ for (const file of files) {
   }
   for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'(\.[^']+)'/gm)) {
     const target = area(resolve(dirname(file), m[2]));
-    if (!target || target === from) continue;
+    const targetFile = resolve(dirname(file), m[2]);
+    if (isSlice(file) && !(isSlice(targetFile) || SLICE_MAY_IMPORT.includes(relative(root, targetFile)))) {
+      problems.push(`${rel}: a configuration slice imports only src/config/{schema,fields,redact,types}.ts and other slices, not ${relative(root, targetFile)}`);
+    }
+    if (from === 'config' && target && target !== 'config' && target !== 'errors.ts' && !isSlice(targetFile)) {
+      problems.push(`${rel}: src/config imports other areas only through their configuration slices (src/<area>/config.ts), not ${relative(root, targetFile)}`);
+    }
+    if (!target || target === from || (from === 'config' && isSlice(targetFile))) continue;
     const typeOnly = m[1] !== undefined || /^import\s+\{\s*type\s[^}]*\}/.test(m[0]) && !/,\s*(?!type\b)\w/.test(m[0].replace(/^import\s+\{\s*/, ''));
     const rule = ALLOWED[from];
     if (rule && !rule(target, typeOnly)) problems.push(`${rel}: src/${from} may not import src/${target}${typeOnly ? '' : ' (non-type import)'}`);

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   SWY_CONFIG_INVALID: e('the configuration has one or more errors; each names its key path'),
   SWY_CONFIG_WARN_COOLDOWN: e('warning: failover.cooldown is longer than a drill (15m): after a drill and its failback, a real failure holds instead of failing over'),
   SWY_CONFIG_WARN_NO_DATABASE_STEP: e('warning: automatic failover with a cluster database but no postgres-fence or postgres-promote step'),
+  SWY_CONFIG_WARN_SINGLE_OBSERVER: e('warning: one instance with a quorum of one in a production placement (a shared etcd store, or DNS beyond loopback)'),
   SWY_CONFIG_WARN_TTL_DETECTION: e('warning: zone.ttl is shorter than the worst-case failure detection of the health settings'),
   // --- state ---
   SWY_STATE_READ: e('the state file exists but cannot be read'),

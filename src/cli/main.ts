@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkEnvironment, cliSettings, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
+import { checkEnvironment, cliSettings, configJsonSchema, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
 import { createLogger, prettyDestination } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
@@ -116,6 +116,13 @@ async function validate(args: string[], io: Out): Promise<number> {
   return 0;
 }
 
+/** `switchyard schema`: the configuration's JSON Schema (the same as schema/switchyard.schema.json), for editors and CI. */
+function schema(args: string[], io: Out): number {
+  parse(args, {});
+  io.out(JSON.stringify(configJsonSchema(), null, 2));
+  return 0;
+}
+
 async function status(args: string[], io: Out): Promise<number> {
   const values = parse(args, { ...adminOption, json: { type: 'boolean' } });
   const s = await adminClient(values).get<StatusView>('/v1/status');
@@ -161,6 +168,7 @@ export async function runCli(argv: string[], io: Out = stdio): Promise<number> {
     switch (command) {
       case 'serve': return await serve(rest, io);
       case 'validate': return await validate(rest, io);
+      case 'schema': return schema(rest, io);
       case 'status': return await status(rest, io);
       case 'check': return await (await import('./check.ts')).check(rest, io);
       case 'failover': return await move('failover', rest, io);

@@ -21,6 +21,13 @@ Exit 0 when the configuration is valid (warnings about legal but risky settings 
 each with its code); else exit 2 and print every error with its key path.
 
   -c, --config FILE        the YAML configuration`,
+  schema: `usage: switchyard schema
+
+Prints the JSON Schema of the configuration file (the same as schema/switchyard.schema.json in
+the repository), for editor completion and validation and for CI. In a YAML file, the first line
+  # yaml-language-server: $schema=./switchyard.schema.json
+points the YAML language server (VS Code's YAML extension, Neovim, Helix, JetBrains) at it. The
+schema checks each key's shape; \`switchyard validate\` also checks what depends on several keys.`,
   status: `usage: switchyard status [--admin URL] [--json]
 
 One screen: what needs a person, the active cluster and state, per-cluster health and probes,
@@ -104,6 +111,7 @@ export const USAGE = `usage: switchyard <command> [options]      (switchyard <co
 
   serve    --config FILE [--log-format json|pretty]     run the edge (DNS, proxy if configured, admin, probes, controller)
   validate --config FILE                                exit 0 if valid (warnings printed); else exit 2 and print each error with its key path
+  schema                                                print the configuration's JSON Schema (for editors: see docs/configuration.md)
   status   [--admin URL] [--json]                       what needs a person, active cluster, state, per-cluster health, last transition
   check    [--config FILE] [--json]                     compare the clusters (parity): exit 0 same, 3 blocking difference, 1 unknown
   failover --to CLUSTER [--dry-run] [--yes] [--force] [--reason TEXT] [--admin URL]   planned switchover / manual failover

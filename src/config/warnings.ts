@@ -4,6 +4,8 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Config } from './types.ts';
 
+const isLoopback = (host: string): boolean => host === '::1' || host.startsWith('127.');
+
 export interface ConfigWarning { code: ErrorCode; path: string; message: string }
 
 /** A cooldown longer than this outlasts any drill (the CLI waits at most 15 minutes for a move). */
@@ -38,6 +40,17 @@ export function configWarnings(config: Config): ConfigWarning[] {
     out.push({
       code: 'SWY_CONFIG_WARN_TTL_DETECTION', path: 'zone.ttl',
       message: `zone.ttl ${zone.ttl}s promises that clients follow a move within ${zone.ttl}s, but the health settings need up to ${s(detection)} to see a failure (interval + jitter + fall × timeout + (fall-1) × confirmInterval): shorten health.interval, health.timeout or health.fall`,
+    });
+  }
+  // Several instances are how switchyard survives the loss of a site; one instance is also one
+  // observer, deciding alone from wherever it stands. Production placements are the ones that
+  // share a store (state.etcd) or answer DNS beyond loopback.
+  const beyondLoopback = config.dns.listen.filter((l) => !isLoopback(l.host)).map((l) => l.host);
+  if (failover.automatic && failover.instances === 1 && (config.state.kind === 'etcd' || beyondLoopback.length > 0)) {
+    const where = config.state.kind === 'etcd' ? 'state.etcd is configured' : `dns.listen serves ${beyondLoopback.join(', ')}`;
+    out.push({
+      code: 'SWY_CONFIG_WARN_SINGLE_OBSERVER', path: 'failover.instances',
+      message: `one instance with a quorum of one, and ${where}: a production placement where a single observer's view of the network is enough to fail over automatically, and its own loss stops DNS for the zone; run three instances (failover.instances: 3, one beside each cluster and a witness) on a shared state.etcd`,
     });
   }
   return out;

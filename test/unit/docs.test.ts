@@ -1,4 +1,4 @@
-// The operator docs and deploy files against the code: every configuration key the validator
+// The operator docs and deploy files against the code: every configuration key the schema
 // knows is in docs/configuration.md, its examples validate, its step-default table is the
 // validator's, and the alert rules and dashboard use only metric names that src/ registers.
 import { test } from 'node:test';
@@ -9,95 +9,21 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parseConfig, parseDuration, type Config } from '../../src/config/index.ts';
 import { SwitchyardError } from '../../src/errors.ts';
+import { schemaKeyPaths } from '../../scripts/config-docs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (rel: string): string => readFileSync(join(root, rel), 'utf8');
 
-/** Index of the bracket that closes the one at `open` (strings skipped). */
-function closing(text: string, open: number): number {
-  const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
-  const stack: string[] = [];
-  for (let i = open; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'" || c === '"' || c === '`') {
-      i = text.indexOf(c, i + 1);
-      assert.ok(i > 0, `unterminated string in validate.ts near ${open}`);
-    } else if (pairs[c]) stack.push(pairs[c]);
-    else if (c === ')' || c === ']' || c === '}') {
-      assert.equal(c, stack.pop(), `unbalanced brackets in validate.ts near ${open}`);
-      if (stack.length === 0) return i;
-    }
-  }
-  throw new Error(`no closing bracket for position ${open} in validate.ts`);
-}
-
-/** Top-level comma-separated parts of a bracketed expression's inside. */
-function topLevelParts(inside: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < inside.length; i++) {
-    const c = inside[i];
-    if (c === "'" || c === '"' || c === '`') i = inside.indexOf(c, i + 1);
-    else if ('([{'.includes(c)) depth++;
-    else if (')]}'.includes(c)) depth--;
-    else if (c === ',' && depth === 0) { parts.push(inside.slice(start, i).trim()); start = i + 1; }
-  }
-  parts.push(inside.slice(start).trim());
-  return parts.filter((p) => p !== '');
-}
-
-const quoted = (text: string): string[] => [...text.matchAll(/'([^']*)'/g)].map((m) => m[1]);
-
-/**
- * The keys validate.ts accepts: the last argument of every `mapping(...)` call, an array literal
- * or a constant, with `...CONST` and `...own[type]` (the step option table) spread.
- */
-function validatorKeys(source: string): Set<string> {
-  const constArray = (name: string): string[] => {
-    const m = new RegExp(`const ${name}\\b[^=]*=\\s*\\[`).exec(source);
-    assert.ok(m, `validate.ts: cannot find the array constant ${name}`);
-    const open = m.index + m[0].length - 1;
-    return quoted(source.slice(open, closing(source, open) + 1));
-  };
-  const ownTable = (): string[] => {
-    const m = /const own\b[^=]*=\s*\{/.exec(source);
-    assert.ok(m, 'validate.ts: cannot find the step option table `own`');
-    const open = m.index + m[0].length - 1;
-    const body = source.slice(open, closing(source, open) + 1);
-    return [...body.matchAll(/\[([^\]]*)\]/g)].flatMap((x) => quoted(x[1]));
-  };
-  const resolve = (expr: string): string[] => {
-    if (expr.startsWith('[')) {
-      return topLevelParts(expr.slice(1, -1)).flatMap((el) => {
-        if (/^'[^']*'$/.test(el)) return [el.slice(1, -1)];
-        if (/^\.\.\.own\[/.test(el)) return ownTable();
-        if (/^\.\.\.[A-Z_]+$/.test(el)) return constArray(el.slice(3));
-        throw new Error(`validate.ts: cannot read the mapping key list element ${el}`);
-      });
-    }
-    if (/^[A-Z_]+$/.test(expr)) return constArray(expr);
-    throw new Error(`validate.ts: cannot read the mapping key list ${expr}`);
-  };
-  const keys = new Set<string>();
-  for (const m of source.matchAll(/\bmapping\(/g)) {
-    const open = m.index + m[0].length - 1;
-    const args = topLevelParts(source.slice(open + 1, closing(source, open)));
-    if (args.length !== 4) continue; // the import line and the function's own declaration
-    for (const k of resolve(args[3])) keys.add(k);
-  }
-  return keys;
-}
-
 const configDoc = read('docs/configuration.md');
 
-test('docs/configuration.md names every key validate.ts accepts', () => {
-  const keys = validatorKeys(read('src/config/validate.ts'));
-  // Guard the extraction itself: a change in validate.ts's shape must fail here, not pass vacuously.
-  assert.ok(keys.size >= 90, `only ${keys.size} keys extracted from validate.ts: the extraction is broken`);
+test('docs/configuration.md names every key the configuration schema knows', () => {
+  const paths = schemaKeyPaths();
+  const keys = new Set(paths.map((p) => p.split(/\.|\[\]\.?/).filter(Boolean).pop()!));
+  // Guard the extraction itself: a change in the schema's shape must fail here, not pass vacuously.
+  assert.ok(keys.size >= 90, `only ${keys.size} keys found in the schema: the walk is broken`);
   for (const k of ['zone', 'negativeTtl', 'healthyWhen', 'atLeast', 'endpointSlice', 'confirmInterval', 'cooldown', 'kubernetes-scale',
     'onFailure', 'terminateSessions', 'maxLagSeconds', 'routingKey', 'ipv6PrefixLength', 'clientHeaders', 'shutdownDelay', 'level']) {
-    assert.ok(keys.has(k), `extraction missed ${k}`);
+    assert.ok(keys.has(k), `the schema walk missed ${k}`);
   }
   // A key is documented as `key` or as the last part of a backquoted path (`zone.soa.refresh`).
   const documented = (k: string) => new RegExp('`(?:[^`\\s]*[.\\]])?' + k.replace(/[-]/g, '\\-') + '`').test(configDoc);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configWarnings, parseConfig } from '../../../src/config/index.ts';
 
-const base = (extra: { health?: string; failover?: string; ttl?: number; db?: boolean }) => parseConfig(`
+const base = (extra: { health?: string; failover?: string; ttl?: number; db?: boolean; tail?: string }) => parseConfig(`
 zone: { name: example.com, ttl: ${extra.ttl ?? 30}, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
 clusters:
@@ -10,6 +10,7 @@ clusters:
   - { name: west, addresses: [127.0.0.3], probes: [{ tcp: { address: "127.0.0.3:1" } }]${extra.db ? ', database: { url: "postgres://w/db" }' : ''} }
 ${extra.health ? `health: ${extra.health}` : ''}
 ${extra.failover ? `failover: ${extra.failover}` : ''}
+${extra.tail ?? ''}
 `, {}, '/');
 
 const codes = (c: ReturnType<typeof parseConfig>) => configWarnings(c).map((w) => `${w.code} ${w.path}`);
@@ -30,4 +31,15 @@ test('each dangerous setting warns with its code and key path, and only while it
   assert.deepEqual(codes(slow), ['SWY_CONFIG_WARN_TTL_DETECTION zone.ttl']);
   assert.match(configWarnings(slow)[0].message, /need up to 11\.9s to see a failure/);
   assert.deepEqual(codes(base({ ttl: 12, health: '{ interval: 5s, timeout: 2s, fall: 3, confirmInterval: 200ms }' })), []);
+});
+
+test('one instance with a quorum of one warns only in a production placement', () => {
+  const etcd = 'state: { etcd: { endpoints: ["http://127.0.0.1:2379"] } }';
+  assert.deepEqual(codes(base({ tail: etcd })), ['SWY_CONFIG_WARN_SINGLE_OBSERVER failover.instances'], 'a shared store with one observer');
+  const wide = base({ tail: 'dns: { listen: ["0.0.0.0:53"] }' });
+  assert.deepEqual(codes(wide), ['SWY_CONFIG_WARN_SINGLE_OBSERVER failover.instances'], 'DNS answered beyond loopback by one instance');
+  assert.match(configWarnings(wide)[0].message, /dns\.listen serves 0\.0\.0\.0.*failover\.instances: 3/);
+  assert.deepEqual(codes(base({ tail: 'dns: { listen: ["127.0.0.1:53", "[::1]:53"] }' })), [], 'a local setup (the demo, tests) is not production');
+  assert.deepEqual(codes(base({ failover: '{ automatic: false }', tail: etcd })), [], 'a person decides: no single observer moves anything');
+  assert.deepEqual(codes(base({ failover: '{ instances: 3 }', tail: etcd })), [], 'three instances, a majority quorum');
 });

@@ -3,14 +3,61 @@
 // zone stays a zone: names inside it, a CNAME alone at its name, nothing at a failover hostname,
 // delegations with the glue they need and no data below them but that glue.
 import { isIPv4, isIPv6 } from 'node:net';
-import type { StaticRecord, StaticRecordType } from './types.ts';
-import { dnsName, inZone, int, join, list, mapping, required, str, type Issues } from './fields.ts';
+import * as s from '../config/schema.ts';
+import { dnsName, inZone, int, join, list, mapping, required, str, type Issues } from '../config/fields.ts';
+
+export type StaticRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'TXT' | 'SRV' | 'CAA' | 'NS';
+/** One resource record of zone.records, served as it is. NS below the apex is a delegation. */
+export type StaticRecord = { name: string; ttl: number } & (
+  | { type: 'A' | 'AAAA'; address: string }
+  | { type: 'CNAME' | 'NS'; target: string }
+  | { type: 'MX'; preference: number; exchange: string }
+  | { type: 'TXT'; strings: string[] }
+  | { type: 'SRV'; priority: number; weight: number; port: number; target: string }
+  | { type: 'CAA'; flags: number; tag: string; value: string }
+);
 
 export const STATIC_RECORD_TYPES: readonly StaticRecordType[] = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'SRV', 'CAA', 'NS'];
 /** TTL of a static record without its own: they do not move on failover. */
 export const STATIC_RECORD_TTL = 3600;
+const CAA_TAG_SOURCE = '^[a-zA-Z0-9]{1,15}$';
+/** A regular expression for `t` in any case (JSON Schema patterns have no flags). */
+const anyCase = (t: string) => [...t].map((c) => `[${c}${c.toLowerCase()}]`).join('');
+const u16 = { type: 'integer', minimum: 0, maximum: 65535 };
+const name = { type: 'string', minLength: 1 };
+const VALUE_SCHEMAS: Record<StaticRecordType, Record<string, unknown>> = {
+  A: { type: 'string', format: 'ipv4' },
+  AAAA: { type: 'string', format: 'ipv6' },
+  CNAME: name,
+  NS: name,
+  MX: { type: 'object', properties: { preference: u16, exchange: name }, required: ['preference', 'exchange'], additionalProperties: false },
+  TXT: { anyOf: [{ type: 'string', maxLength: 255 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
+  SRV: { type: 'object', properties: { priority: u16, weight: u16, port: u16, target: name }, required: ['priority', 'weight', 'port', 'target'], additionalProperties: false },
+  CAA: { type: 'object', properties: { flags: { type: 'integer', minimum: 0, maximum: 255 }, tag: { type: 'string', pattern: CAA_TAG_SOURCE }, value: { type: 'string', minLength: 1 } }, required: ['tag', 'value'], additionalProperties: false },
+};
+
+/**
+ * `zone.records` in the schema: read later by readZoneRecords (it needs the zone's name), so the
+ * node's reader passes the list through.
+ */
+export const zoneRecordsSchema = s.custom<unknown>({
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      name: { ...name, description: 'the owner name, written in full (`example.com` for the apex, `www.example.com`)' },
+      type: { type: 'string', pattern: `^(${STATIC_RECORD_TYPES.map(anyCase).join('|')})$`, description: '`NS` below the apex delegates that name to other name servers' },
+      value: { description: 'depends on `type`' },
+      ttl: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1, default: 3600, description: "the record's TTL; static records do not move on failover" },
+    },
+    required: ['name', 'type', 'value'],
+    additionalProperties: false,
+    allOf: STATIC_RECORD_TYPES.map((t) => ({ if: { properties: { type: { pattern: `^${anyCase(t)}$` } } }, then: { properties: { value: VALUE_SCHEMAS[t] } } })),
+  },
+}, (v) => v, { type: 'list', description: 'static records served as they are beside the failover hostnames (mail, verification, service records, delegations). One resource record per item; see [Static records](#static-records) and [docs/dns.md](dns.md)' });
+
 type RecordValue = StaticRecord extends infer R ? (R extends unknown ? Omit<R, 'name' | 'ttl'> : never) : never;
-const CAA_TAG = /^[a-z0-9]{1,15}$/i;
+const CAA_TAG = new RegExp(CAA_TAG_SOURCE);
 
 function readValue(type: StaticRecordType, v: unknown, p: string, issues: Issues): RecordValue | undefined {
   switch (type) {
