@@ -3,17 +3,24 @@
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config } from './config/index.ts';
 import type { Logger } from './log.ts';
-import { createFileStore, createRouting, createStateLock, type StoreEvent } from './routing/index.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  createEtcdClient, createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState, loadEtcdTls,
+  type EtcdClient, type LeaseSession, type Routing, type SharedStateStore, type StateStore, type StoreEvent,
+} from './routing/index.ts';
 import { createAdminServer, buildStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
-import { createDatabaseObserver, createFailoverController, createNotifier, createPositionFile, createStep, positionsFileFor } from './failover/index.ts';
+import {
+  createDatabaseObserver, createFailoverController, createLeaderElection, createNotifier, createObservations, createPositionFile, createPositionKey, createStep,
+  electionTiming, positionsFileFor, type LeaderElection, type Observations,
+} from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 import { readFdLimit, splitFdBudget } from './fd-budget.ts';
 import { createAddressBook } from './addresses/index.ts';
 import { createParityMonitor } from './parity/index.ts';
-import { SwitchyardError } from './errors.ts';
+import { SwitchyardError, describeError, isSwitchyardError } from './errors.ts';
 
 export interface Switchyard {
   /** Admin address as bound. */
@@ -25,6 +32,46 @@ export interface Switchyard {
 
 /** How often the state file is checked (still there, still ours) and, while writes fail, rewritten. */
 const STORE_CHECK_MS = 5000;
+
+/** How long a starting instance on etcd waits for a committed routing state (the leader writes the first one). */
+const FIRST_STATE_WAIT_MS = 60_000;
+
+/** The parts several instances share through etcd (state.etcd). */
+interface Shared {
+  client: EtcdClient;
+  session: LeaseSession;
+  election: LeaderElection;
+  store: SharedStateStore;
+}
+
+/**
+ * Waits until the shared store holds a committed routing state. Only the leader may write the
+ * first one (its save is guarded; a follower's would be refused with SWY_STORE_NOT_LEADER), so a
+ * follower never answers from a state nobody committed: it waits for the leader's. Bounded.
+ */
+async function awaitCommittedState(shared: Shared, primary: string, retryMs: number, logger: Logger): Promise<void> {
+  const deadline = performance.now() + FIRST_STATE_WAIT_MS;
+  let why = 'no leader yet';
+  for (;;) {
+    try {
+      if (await shared.store.load() !== null) return;
+      if (shared.election.term() !== null) {
+        await shared.store.save(initialState(primary, new Date()), 0);
+        logger.info({ store: shared.store.description, term: shared.election.term() }, `first start on this store: wrote the initial routing state (${primary} active)`);
+        return;
+      }
+      const leader = shared.election.leader();
+      why = leader ? `${leader.name} leads (term ${leader.term}) but has not written it yet` : 'no leader yet';
+    } catch (err) {
+      // A conflict means another instance wrote it first: the next load finds it.
+      if (!isSwitchyardError(err, 'SWY_STATE_CONFLICT') && !isSwitchyardError(err, 'SWY_STORE_NOT_LEADER')) why = describeError(err);
+    }
+    if (performance.now() > deadline) {
+      throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `no committed routing state in ${shared.store.description} within ${FIRST_STATE_WAIT_MS / 1000} s (${why}); an instance on etcd answers only what was committed`, { store: shared.store.description });
+    }
+    await delay(retryMs);
+  }
+}
 
 /** The config with the proxy and DNS-over-TCP caps lowered, where needed, to fit the open-file limit. */
 function withinFdBudget(config: Config, limit: number | undefined, logger: Logger): Config {
@@ -53,11 +100,9 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
 
-  if (config.state.kind !== 'file') {
-    // The etcd store, election and observations exist (src/routing, src/failover); the controller does not use them yet (#8).
-    throw new SwitchyardError('SWY_CONFIG_INVALID', 'state.etcd: serve cannot run on etcd until the failover controller is wired to the leader election (#8); use state.file for now', { path: 'state.etcd' });
-  }
-  const stateFile = config.state.file;
+  const stateConfig = config.state;
+  const stateFile = stateConfig.kind === 'file' ? stateConfig.file : undefined;
+  const storeName = stateConfig.kind === 'file' ? stateConfig.file : `etcd ${stateConfig.endpoints.join(',')} ${stateConfig.prefix}`;
 
   // Hook output is logged; these values (and credential patterns) never are.
   const secrets = [...new Set([...configSecrets(config), ...envSecrets(deps.env)])].sort((a, b) => b.length - a.length);
@@ -72,38 +117,62 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     if (e.kind === 'failure') {
       storeHealthy.set(0);
       storeFailures.inc();
-      logger.error({ code: e.code, store: stateFile }, `routing state store failing: ${e.message}`);
+      logger.error({ code: e.code, store: storeName }, `routing state store failing: ${e.message}`);
       notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
     } else if (e.kind === 'recovered') {
       storeHealthy.set(1);
-      logger.warn({ store: stateFile }, e.message);
+      logger.warn({ store: storeName }, e.message);
       notifier.notify({ kind: 'store-recovered', severity: 'info', summary: e.message });
     } else {
       storeRestores.inc();
-      logger.error({ code: e.code, store: stateFile }, e.message);
+      logger.error({ code: e.code, store: storeName }, e.message);
       notifier.notify({ kind: 'store-failure', severity: 'critical', code: e.code, summary: e.message });
     }
   };
 
-  // One serve per state file: a second one would answer differently for ever.
-  const lock = createStateLock({
+  // File: one serve per state file (a second one would answer differently for ever). etcd: the
+  // lease session, the leader election and the guarded state store; every instance waits for a
+  // committed state, then serves what the store's watch delivers.
+  const lock = stateFile === undefined ? undefined : createStateLock({
     file: stateFile,
     onProblem: (message) => {
       logger.error({ store: stateFile }, message);
       if (!message.startsWith('took over')) notifier.notify({ kind: 'store-failure', severity: 'critical', code: 'SWY_STATE_LOCKED', summary: message });
     },
   });
-  await lock.acquire();
-  const store = createFileStore({ file: stateFile });
-  let routing;
+  let shared: Shared | undefined;
+  let store: StateStore;
+  let routing: Routing;
   try {
+    if (stateConfig.kind === 'file') {
+      await lock!.acquire();
+      store = createFileStore({ file: stateConfig.file });
+    } else {
+      const tls = stateConfig.tls ? await loadEtcdTls(stateConfig.tls) : undefined;
+      const client = createEtcdClient({ endpoints: stateConfig.endpoints, tls, username: stateConfig.username, password: stateConfig.password });
+      const timing = electionTiming(stateConfig.leaseTtl);
+      const session = createLeaseSession({ ttlSeconds: stateConfig.leaseTtl, keepAliveEvery: timing.retryPeriod }, { store: client, logger });
+      const election = createLeaderElection({ prefix: stateConfig.prefix, instance: config.instance.name, timing }, { store: client, session, logger });
+      const sharedStore = createEtcdStateStore({ prefix: stateConfig.prefix }, { store: client, guard: () => election.guard(), onGuardRefused: (reason) => election.refused(reason) });
+      shared = { client, session, election, store: sharedStore };
+      store = sharedStore;
+      session.start();
+      election.start();
+      logger.info({ instance: config.instance.name, store: sharedStore.description, leaseTtl: stateConfig.leaseTtl }, `instance ${config.instance.name} on ${sharedStore.description}: campaigning for leadership`);
+      await awaitCommittedState(shared, config.clusters[0].name, Math.max(100, Math.floor(timing.retryPeriod / 2)), logger);
+    }
     routing = await createRouting({ store, clusters: config.clusters.map((c) => c.name), onStoreEvent });
   } catch (err) {
-    await lock.release();
+    if (shared) {
+      await shared.election.stop().catch(() => {});
+      await shared.session.stop().catch(() => {});
+      await shared.client.close().catch(() => {});
+    }
+    await lock?.release();
     await notifier.close(0);
     throw err;
   }
-  routing.startChecks(STORE_CHECK_MS);
+  if (!shared) routing.startChecks(STORE_CHECK_MS);
   const generation = new Gauge({ name: 'switchyard_routing_generation', help: 'Generation of the routing state in force', registers: [registry] });
   const activeGauge = new Gauge({ name: 'switchyard_routing_active', help: '1 for the cluster traffic goes to, 0 for the others', labelNames: ['cluster'], registers: [registry] });
   const showRouting = () => {
@@ -114,6 +183,37 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   showRouting();
   routing.subscribe(showRouting);
   logger.info({ active: routing.current().active, state: routing.current().state, generation: routing.current().generation, store: store.description }, `routing state loaded: ${routing.current().active} is active`);
+
+  // Every instance serves what the leader committed, as the watch delivers it; the snapshot is
+  // stale (shortened DNS TTL) while the store cannot be reached.
+  const sharedParts: Array<{ name: string; close: () => Promise<void> }> = [];
+  if (shared) {
+    const { client, session, election, store: sharedStore } = shared;
+    sharedParts.push({ name: 'etcd client', close: () => client.close() });
+    sharedParts.push({ name: 'lease session', close: () => session.stop() });
+    sharedParts.push({ name: 'leader election', close: () => election.stop() });
+    const adopt = (s: Parameters<Routing['adopt']>[0], why: string) => {
+      try {
+        const before = routing.current();
+        if (routing.adopt(s)) logger.info({ generation: s.generation, active: s.active, state: s.state, from: before.active }, `adopted the committed routing state (${why}): generation ${s.generation}, ${s.active} active, ${s.state}`);
+      } catch (err) {
+        logger.error({ err: describeError(err), generation: s.generation }, `cannot adopt the committed routing state: ${describeError(err)}`);
+      }
+    };
+    const watch = sharedStore.watch((s) => adopt(s, 'watch'), (err) => logger.warn({ err: describeError(err) }, `routing state watch: ${describeError(err)}; it re-opens from its revision`));
+    sharedParts.push({ name: 'routing state watch', close: () => watch.stop() });
+    routing.setStoreReachable(session.reachable());
+    session.onReachability((ok) => {
+      routing.setStoreReachable(ok);
+      if (ok) logger.warn({ store: sharedStore.description }, 'the shared store is reachable again: answers use the normal TTL');
+      else logger.error({ store: sharedStore.description, err: session.lastError() }, `the shared store is unreachable (${session.lastError() ?? 'no answer'}): serving the last committed state (generation ${routing.current().generation}, ${routing.current().active}) with the shortened TTL; no decision is taken`);
+    });
+    // A new leader starts from what is stored, not from what its watch last delivered.
+    election.onChange((c) => {
+      if (!c.leading) return;
+      void sharedStore.load().then((s) => { if (s) adopt(s, `leading, term ${c.term}`); }, (err) => logger.warn({ err: describeError(err) }, `could not re-read the routing state on becoming leader: ${describeError(err)}`));
+    });
+  }
 
   // @kubernetes/client-node (about 85 MiB of memory) is loaded only when a cluster has kubernetes
   // settings. Config validation guarantees them for every cluster a kubernetes probe or a
@@ -134,11 +234,19 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   // The source database's WAL position, recorded every health interval beside the state file,
   // judges a promotion when the source no longer answers (postgres-promote).
   const observer = createDatabaseObserver({ clusters: config.clusters, intervalMs: config.health.interval, timeoutMs: Math.max(1000, config.health.timeout) }, {
-    routing, store: createPositionFile({ file: positionsFileFor(stateFile) }), logger, registry,
+    routing, logger, registry,
+    store: stateConfig.kind === 'file' ? createPositionFile({ file: positionsFileFor(stateConfig.file) }) : createPositionKey({ key: `${stateConfig.prefix}/positions/${config.instance.name}` }, { store: shared!.client }),
   });
   // Parity: compared every parity.interval, and afresh as the `parity` move precheck.
   const parity = config.parity && kubernetesClientsFor
     ? createParityMonitor({ parity: config.parity, clusters: config.clusters }, { clientsFor: kubernetesClientsFor, logger, registry })
+    : undefined;
+  // Every instance publishes its own verdicts; the leader's quorum counts the fresh ones.
+  const observations: Observations | undefined = shared && stateConfig.kind === 'etcd'
+    ? createObservations({ prefix: stateConfig.prefix, instance: config.instance.name, publishEvery: config.health.interval }, {
+      store: shared.client, session: shared.session, logger,
+      verdicts: () => Object.fromEntries(health.clusters().map((c) => [c.name, c.healthy])),
+    })
     : undefined;
   const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval }, {
     prechecks: parity && config.failover.prechecks?.includes('parity') ? [parity.precheck] : [],
@@ -177,7 +285,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
 
   // Started in order, closed in reverse: answers first, then the probes that feed the controller.
   const started: Array<{ name: string; close: () => Promise<void> }> = [
-    { name: 'state lock', close: () => lock.release() },
+    ...(lock ? [{ name: 'state lock', close: () => lock.release() }] : []),
+    ...sharedParts,
     { name: 'state store checks', close: async () => routing.stopChecks() },
     { name: 'notifications', close: () => notifier.close() },
   ];
@@ -194,6 +303,11 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     }
     health.start();
     started.push({ name: 'health', close: () => health.stop() });
+    if (observations) {
+      await observations.start();
+      const off = health.subscribe(() => observations.publish());
+      started.push({ name: 'observations', close: async () => { off(); await observations.stop(); } });
+    }
     await observer.start();
     started.push({ name: 'database observer', close: () => observer.stop() });
     if (parity) {
@@ -201,6 +315,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
       started.push({ name: 'parity', close: () => parity.stop() });
     }
     started.push({ name: 'kubernetes clients', close: async () => { await Promise.allSettled([...kubernetesClients.values()].map((c) => c.close())); } });
+    // Closed right after the controller: the leader key goes at once, so another instance takes over without waiting for the lease.
+    if (shared) started.push({ name: 'leadership', close: () => shared.election.stop() });
     controller.start();
     started.push({ name: 'failover controller', close: () => controller.stop() });
     await admin.start();

@@ -88,8 +88,8 @@ function decodeKey(key: string): string {
 
 const isUnder = (name: string, zone: string) => name === zone || name.endsWith(`.${zone}`);
 
-/** Builds the whole table for `active` (a configured cluster name) at routing `generation`; the hostnames' TTL follows `state` (ttl.ts). */
-export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: string; generation: number; state: FailoverStateName }): AnswerTable {
+/** Builds the whole table for `active` (a configured cluster name) at routing `generation`; the hostnames' TTL follows `state` and `stale` (ttl.ts). */
+export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: string; generation: number; state: FailoverStateName; stale?: boolean }): AnswerTable {
   const { zone } = input;
   const cluster = input.clusters.find((c) => c.name === snapshot.active);
   if (cluster === undefined) {
@@ -110,7 +110,7 @@ export function buildAnswerTable(input: AnswerTableInput, snapshot: { active: st
     addresses.set(ns.name, set);
   }
   for (const h of input.hostnames) {
-    addresses.set(h, { ttl: answerTtl(snapshot.state, zone.ttl), v4: active.filter((a) => isIPv4(a)), v6: active.filter((a) => isIPv6(a)) });
+    addresses.set(h, { ttl: answerTtl(snapshot.state, zone.ttl, snapshot.stale === true), v4: active.filter((a) => isIPv4(a)), v6: active.filter((a) => isIPv6(a)) });
   }
 
   const soaFields = {

@@ -5,4 +5,7 @@ export type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
 export { createNotifier, type NotifyService, type NotifyDeps } from './notify.ts';
 export { createDatabaseObserver, type DatabaseObserver } from './database-observer.ts';
-export { createPositionFile, positionsFileFor, type PositionBook, type PositionRecord, type PositionStore } from './positions.ts';
+export { createPositionFile, createPositionKey, positionsFileFor, type PositionBook, type PositionRecord, type PositionStore } from './positions.ts';
+export { createLeaderElection, electionTiming, type LeaderElection, type LeaderInfo, type LeadershipChange } from './leader.ts';
+export { createObservations, type Observations, type SeenEntry } from './observations.ts';
+export { quorumDecision, majority, type QuorumDecision } from './quorum.ts';

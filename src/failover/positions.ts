@@ -5,6 +5,7 @@
 // the last position instead of holding for want of one.
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Coordination } from '../routing/coordination.ts';
 import type { SourcePosition } from './steps/replica-lag.ts';
 
 export interface PositionRecord extends SourcePosition {
@@ -37,6 +38,33 @@ const isRecord = (v: unknown): v is PositionRecord => {
     && typeof r.systemIdentifier === 'string' && typeof r.timeline === 'number' && Array.isArray(r.standbys);
 };
 
+function parseRecords(text: string, where: string): Record<string, PositionRecord> {
+  const parsed = JSON.parse(text) as { version?: unknown; records?: unknown };
+  if (parsed.version !== 1 || typeof parsed.records !== 'object' || parsed.records === null) throw new Error(`${where} is not a switchyard positions record`);
+  const out: Record<string, PositionRecord> = {};
+  for (const [k, v] of Object.entries(parsed.records)) if (isRecord(v) && v.cluster === k) out[k] = v;
+  return out;
+}
+
+/**
+ * Several instances on etcd: this instance's records as one key, `<prefix>/positions/<instance>`
+ * (no lease, so a restart during an outage still finds them). Every instance observes the active
+ * database itself, so whichever leads judges a promotion by its own last record.
+ */
+export function createPositionKey(options: { key: string }, deps: { store: Coordination }): PositionStore {
+  const { key } = options;
+  return {
+    description: `etcd ${key}`,
+    async load() {
+      const kv = (await deps.store.read(key)).kvs[0];
+      return kv ? parseRecords(kv.value, key) : {};
+    },
+    async save(records) {
+      await deps.store.txn({ compare: [], success: [{ type: 'put', key, value: JSON.stringify({ version: 1, records }) }] });
+    },
+  };
+}
+
 export function createPositionFile(options: { file: string }): PositionStore {
   const { file } = options;
   let writes = 0;
@@ -50,11 +78,7 @@ export function createPositionFile(options: { file: string }): PositionStore {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
         throw err;
       }
-      const parsed = JSON.parse(text) as { version?: unknown; records?: unknown };
-      if (parsed.version !== 1 || typeof parsed.records !== 'object' || parsed.records === null) throw new Error(`${file} is not a switchyard positions file`);
-      const out: Record<string, PositionRecord> = {};
-      for (const [k, v] of Object.entries(parsed.records)) if (isRecord(v) && v.cluster === k) out[k] = v;
-      return out;
+      return parseRecords(text, file);
     },
     async save(records) {
       const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${++writes}.tmp`);

@@ -37,6 +37,8 @@ export interface LeaseSession {
   onLease(fn: (id: string) => void): () => void;
   /** Called when the lease is found expired or the session stops. */
   onLost(fn: (why: string) => void): () => void;
+  /** Called when reachable() changes (the store stopped or started answering keep-alives and grants). */
+  onReachability(fn: (reachable: boolean) => void): () => void;
 }
 
 export function createLeaseSession(options: LeaseSessionOptions, deps: LeaseSessionDeps): LeaseSession {
@@ -51,6 +53,12 @@ export function createLeaseSession(options: LeaseSessionOptions, deps: LeaseSess
   let inFlight: Promise<void> = Promise.resolve();
   const leaseFns = new Set<(id: string) => void>();
   const lostFns = new Set<(why: string) => void>();
+  const reachFns = new Set<(ok: boolean) => void>();
+  const setOk = (next: boolean) => {
+    if (ok === next) return;
+    ok = next;
+    for (const fn of reachFns) fn(next);
+  };
 
   const lose = (why: string) => {
     lease = null;
@@ -73,12 +81,12 @@ export function createLeaseSession(options: LeaseSessionOptions, deps: LeaseSess
         if (lease !== null) acked = Math.max(acked, sentAt);
       }
       if (!ok) log.info({ store: deps.store.description }, 'coordination store reachable');
-      ok = true;
       error = null;
+      setOk(true);
     } catch (err) {
       error = describeError(err);
       if (ok) log.warn({ err: error, lease }, `coordination store unreachable: ${error}`);
-      ok = false;
+      setOk(false);
       if (isSwitchyardError(err, 'SWY_STORE_LEASE_EXPIRED') && lease !== null) {
         log.warn({ lease }, `lease ${lease} expired: its leader key and observations are gone; granting a new one`);
         lose(`lease ${lease} expired`);
@@ -115,5 +123,6 @@ export function createLeaseSession(options: LeaseSessionOptions, deps: LeaseSess
     lastError: () => error,
     onLease(fn) { leaseFns.add(fn); return () => { leaseFns.delete(fn); }; },
     onLost(fn) { lostFns.add(fn); return () => { lostFns.delete(fn); }; },
+    onReachability(fn) { reachFns.add(fn); return () => { reachFns.delete(fn); }; },
   };
 }

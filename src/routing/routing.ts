@@ -26,6 +26,11 @@ export interface Routing extends RoutingSource {
    * are ignored (returns false), so the leader's own writes coming back are no-ops.
    */
   adopt(committed: RoutingState): boolean;
+  /**
+   * Whether the shared store can be reached (several instances): false marks the snapshot stale
+   * (same state and generation; DNS shortens its TTL) and notifies subscribers; true clears it.
+   */
+  setStoreReachable(reachable: boolean): void;
 }
 
 export interface RoutingDeps {
@@ -44,7 +49,7 @@ export function initialState(primary: string, now: Date): RoutingState {
 export const inProgressTarget = (s: RoutingState): string | null =>
   (s.state === 'failing-over' || s.state === 'failing-back') && s.transition !== null && s.transition.finishedAt === undefined ? s.transition.to : null;
 
-const toSnapshot = (s: RoutingState): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state, retryTo: inProgressTarget(s) });
+const toSnapshot = (s: RoutingState, stale: boolean): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state, retryTo: inProgressTarget(s), stale });
 
 /** Loads the stored state, or writes the initial one (first cluster active) when none exists. */
 export async function createRouting(deps: RoutingDeps): Promise<Routing> {
@@ -56,7 +61,8 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
   } else if (!deps.clusters.includes(state.active)) {
     throw new SwitchyardError('SWY_STATE_UNKNOWN_CLUSTER', `stored state (${deps.store.description}) says cluster ${state.active} is active, but it is not configured (clusters: ${deps.clusters.join(', ')})`, { active: state.active });
   }
-  let snapshot = toSnapshot(state);
+  let stale = false;
+  let snapshot = toSnapshot(state, stale);
   const subscribers = new Set<(s: RoutingSnapshot) => void>();
   let queue: Promise<unknown> = Promise.resolve();
   const emit = (e: StoreEvent) => { try { deps.onStoreEvent?.(e); } catch { /* a listener cannot break routing */ } };
@@ -92,12 +98,14 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
         await deps.store.save(next, prev.generation);
       } catch (err) {
         const code = isSwitchyardError(err) ? err.code : 'SWY_STATE_WRITE';
+        // Refused because this instance does not lead: the store works, this writer may not write.
+        if (code === 'SWY_STORE_NOT_LEADER') throw err;
         failing(code, `cannot store the routing state (${deps.store.description}): ${describeError(err)}; answers stay on ${prev.active}`);
         throw err;
       }
       wrote();
       state = next;
-      snapshot = toSnapshot(next);
+      snapshot = toSnapshot(next, stale);
       for (const fn of subscribers) fn(snapshot);
       return next;
     };
@@ -112,9 +120,16 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
       throw new SwitchyardError('SWY_STATE_UNKNOWN_CLUSTER', `the committed state (${deps.store.description}) says cluster ${committed.active} is active, but it is not configured (clusters: ${deps.clusters.join(', ')})`, { active: committed.active });
     }
     state = structuredClone(committed);
-    snapshot = toSnapshot(state);
+    snapshot = toSnapshot(state, stale);
     for (const fn of subscribers) fn(snapshot);
     return true;
+  };
+
+  const setStoreReachable: Routing['setStoreReachable'] = (reachable) => {
+    if (stale === !reachable) return;
+    stale = !reachable;
+    snapshot = toSnapshot(state!, stale);
+    for (const fn of subscribers) fn(snapshot);
   };
 
   let checking = false;
@@ -162,6 +177,7 @@ export async function createRouting(deps: RoutingDeps): Promise<Routing> {
   let timer: NodeJS.Timeout | undefined;
   return {
     adopt,
+    setStoreReachable,
     storeStatus: () => status,
     checkStore,
     startChecks(intervalMs) {

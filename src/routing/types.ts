@@ -73,6 +73,13 @@ export interface RoutingSnapshot {
    * to this cluster: never to any other, so never back to the source of a move.
    */
   readonly retryTo: string | null;
+  /**
+   * True while this instance cannot reach the shared store (several instances on etcd): the state
+   * is the last one committed that it saw, and may no longer be the latest. DNS answers it with
+   * the shortened TTL (dns/ttl.ts) so caches come back soon once the store is reachable again.
+   * Always false with the file store.
+   */
+  readonly stale: boolean;
 }
 
 export interface RoutingSource {

@@ -28,7 +28,7 @@ export const dnsConfig = (over: Partial<DnsConfig> = {}): DnsConfig => ({
 
 /** A RoutingSource whose active cluster the test sets; every set notifies like a commit. */
 export function fakeRouting(active = 'east'): RoutingSource & { set(active: string): void; subscribers(): number } {
-  let snapshot: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as const, retryTo: null });
+  let snapshot: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as const, retryTo: null, stale: false });
   const subs = new Set<(s: RoutingSnapshot) => void>();
   return {
     current: () => snapshot,

@@ -46,10 +46,10 @@ export interface FakeRouting extends RoutingSource {
 }
 
 export function fakeRouting(active: string): FakeRouting {
-  let snap: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as FailoverStateName, retryTo: null });
+  let snap: RoutingSnapshot = Object.freeze({ generation: 1, epoch: 0, active, state: 'steady' as FailoverStateName, retryTo: null, stale: false });
   const subs = new Set<(s: RoutingSnapshot) => void>();
   const set = (next: string, state: FailoverStateName = 'steady', retryTo: string | null = state === 'failing-over' || state === 'failing-back' ? next : null) => {
-    snap = Object.freeze({ generation: snap.generation + 1, epoch: next === snap.active ? snap.epoch : snap.epoch + 1, active: next, state, retryTo });
+    snap = Object.freeze({ generation: snap.generation + 1, epoch: next === snap.active ? snap.epoch : snap.epoch + 1, active: next, state, retryTo, stale: false });
     for (const fn of subs) fn(snap);
   };
   return {

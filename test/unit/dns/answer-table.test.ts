@@ -147,3 +147,9 @@ test('answerTtl', () => {
   const table: Array<[Parameters<typeof answerTtl>[0], number, number]> = [['steady', 30, 30], ['suspect', 30, 5], ['held', 60, 10], ['failing-over', 5, 1], ['precheck', 1, 1], ['failed-over', 60, 60]];
   for (const [state, ttl, want] of table) assert.equal(answerTtl(state, ttl), want, `${state} ${ttl}`);
 });
+
+test('answerTtl: a stale state (the shared store unreachable) gets the shortened TTL whatever the state', () => {
+  const table: Array<[Parameters<typeof answerTtl>[0], number, number]> = [['steady', 30, 5], ['failed-over', 60, 10], ['held', 60, 10], ['steady', 1, 1], ['steady', 5, 1]];
+  for (const [state, ttl, want] of table) assert.equal(answerTtl(state, ttl, true), want, `${state} ${ttl} stale`);
+  assert.equal(answerTtl('steady', 30, false), 30);
+});

@@ -38,7 +38,7 @@ function observerOf(node: PgPair['primary'], now?: () => number): { observer: Da
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-positions-'));
   const { logger } = captureLogger();
   const observer = createDatabaseObserver({ clusters: [cluster('east', node.url)], intervalMs: 60_000, timeoutMs: 2000 }, {
-    routing: { current: () => ({ generation: 1, epoch: 0, active: 'east', state: 'steady', retryTo: null }), subscribe: () => () => {} },
+    routing: { current: () => ({ generation: 1, epoch: 0, active: 'east', state: 'steady', retryTo: null, stale: false }), subscribe: () => () => {} },
     store: createPositionFile({ file: join(dir, 'state.positions.json') }), logger, registry: new Registry(), now,
   });
   return { observer, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

