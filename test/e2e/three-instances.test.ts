@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { electionTiming } from '../../src/failover/leader.ts';
 import { awaitConvergence, checkInvariants } from '../support/invariants.ts';
-import { CLUSTER_ADDRESS, SITES, ZONE_TTL, leaderOf, startThreeSites, until, type Deployment, type SiteName, type StatusDoc, type ThreeSites } from '../support/three-sites.ts';
+import { CLUSTER_ADDRESS, SITES, ZONE_TTL, leaderOf, startThreeSites, until, type Deployment, type Sampler, type SiteName, type StatusDoc, type ThreeSites } from '../support/three-sites.ts';
 
 const TTL = 3;
 const timing = electionTiming(TTL);
@@ -96,6 +96,15 @@ function storeReachable(s: StatusDoc): boolean | null {
   return null;
 }
 
+/** The shared invariants, on samples that exist (an empty sample would make them vacuous). */
+async function verify(t: { diagnostic(m: string): void }, d: Deployment, sampler: Sampler) {
+  const history = await d.history();
+  t.diagnostic(`invariants over ${history.length} committed states, ${sampler.dns.length} DNS answers, ${sampler.terms.length} reported terms`);
+  assert.ok(sampler.dns.length >= 10, `DNS answers were sampled (${sampler.dns.length})`);
+  assert.ok(sampler.terms.length >= 10, `/v1/status reports the leader's term (${sampler.terms.length} samples)`);
+  checkInvariants(history, sampler);
+}
+
 describe('three instances on etcd, real partitions', { timeout: 600_000 }, () => {
   test('1. kill -9 the leader mid-move: another leads within TTL + retry, the move resumes, no step twice, PostgreSQL promoted once', async (t) => {
     const d = await three.deploy({ postgres: true, steps: [mark('first'), '    - switch-traffic', '    - postgres-fence', '    - postgres-promote: { maxLagBytes: 1048576 }', slow(3), mark('last')].join('\n') });
@@ -126,7 +135,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
     } finally {
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('2. one instance alone loses sight of the active: no failover; a quorum loses sight: exactly one failover', async (t) => {
@@ -159,7 +168,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       for (const n of blocked) three.unblock(n, d.health.a.host, d.health.a.port);
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('3. SIGSTOP the leader past its lease, then SIGCONT: it runs nothing, its writes are refused; the new leader\'s move completes', async (t) => {
@@ -198,7 +207,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       paused.child.kill('SIGCONT');
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('4. the active\'s site is cut off: the majority fails over once; the isolated instance answers its last state with a short TTL, cannot commit, converges after healing', async (t) => {
@@ -230,7 +239,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       if (cut) three.heal('a');
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('5. the witness is cut off: nothing moves; A and B lose each other but reach W: nothing moves until the quorum says a is down', async (t) => {
@@ -270,7 +279,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       for (const [from, host, port] of blocks) three.unblock(from, host, port);
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('6. all of etcd down: every instance keeps answering, no decision, status and metrics say why; etcd back: service resumes without a restart', async (t) => {
@@ -315,7 +324,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       if (down) await Promise.all(three.etcd.members.map((m) => m.start())).catch(() => undefined);
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 
   test('7. the etcd leader is killed and restarted during a move: the move completes once', async (t) => {
@@ -343,7 +352,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       if (stopped !== null) await three.etcd.members[stopped].start().catch(() => undefined);
       await sampler.stop();
     }
-    checkInvariants(await d.history(), sampler);
+    await verify(t, d, sampler);
   });
 });
 

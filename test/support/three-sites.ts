@@ -298,6 +298,13 @@ async function deploy(three: ThreeSites, options: DeployOptions, n: number): Pro
   const started: Array<'a' | 'b'> = [];
   const stop = async () => {
     await Promise.all(Object.values(instances).map(async (p) => { p!.child.kill('SIGCONT'); await p!.kill(); }));
+    // SWY_KEEP_LOGS=<folder>: each instance's whole log, for a person reading a failure.
+    const keep = process.env.SWY_KEEP_LOGS;
+    if (keep) {
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      mkdirSync(keep, { recursive: true });
+      for (const [name, p] of Object.entries(instances)) writeFileSync(join(keep, `${n}-${name}.log`), p!.logs());
+    }
     for (const c of started) await sites[c].agent.call({ op: 'health.kill', key: healthKeys[c] }).catch(() => undefined);
     await pg?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -305,6 +312,8 @@ async function deploy(three: ThreeSites, options: DeployOptions, n: number): Pro
   try {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(marksDir);
+    // A previous scenario may have cut, stopped or restarted members: start from a healthy cluster.
+    await three.etcd.waitHealthy(30_000);
     const health = {} as Deployment['health'];
     for (const c of ['a', 'b'] as const) {
       const host = sites[c].site.address;
