@@ -8,9 +8,9 @@ import {
   createEtcdClient, createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState, loadEtcdTls,
   type EtcdClient, type LeaseSession, type Routing, type SharedStateStore, type StateStore, type StoreEvent,
 } from './routing/index.ts';
-import { createAdminServer, buildStatus } from './admin/index.ts';
+import { createAdminServer, buildStatus, type CoordinationView } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
-import { createDnsServer, createDnsWorkers } from './dns/index.ts';
+import { answerTtl, createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import {
   createDatabaseObserver, createFailoverController, createLeaderElection, createNotifier, createObservations, createPositionFile, createPositionKey, createStep,
@@ -32,6 +32,9 @@ export interface Switchyard {
 
 /** How often the state file is checked (still there, still ours) and, while writes fail, rewritten. */
 const STORE_CHECK_MS = 5000;
+
+/** Observations older than this many health intervals (on the leader's clock) are stale: not counted toward the quorum. */
+const OBSERVATION_MAX_AGE_INTERVALS = 3;
 
 /** How long a starting instance on etcd waits for a committed routing state (the leader writes the first one). */
 const FIRST_STATE_WAIT_MS = 60_000;
@@ -187,6 +190,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   // Every instance serves what the leader committed, as the watch delivers it; the snapshot is
   // stale (shortened DNS TTL) while the store cannot be reached.
   const sharedParts: Array<{ name: string; close: () => Promise<void> }> = [];
+  let unreachableSince: string | null = null;
   if (shared) {
     const { client, session, election, store: sharedStore } = shared;
     sharedParts.push({ name: 'etcd client', close: () => client.close() });
@@ -203,11 +207,21 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     const watch = sharedStore.watch((s) => adopt(s, 'watch'), (err) => logger.warn({ err: describeError(err) }, `routing state watch: ${describeError(err)}; it re-opens from its revision`));
     sharedParts.push({ name: 'routing state watch', close: () => watch.stop() });
     routing.setStoreReachable(session.reachable());
+    if (!session.reachable()) unreachableSince = new Date().toISOString();
     session.onReachability((ok) => {
       routing.setStoreReachable(ok);
-      if (ok) logger.warn({ store: sharedStore.description }, 'the shared store is reachable again: answers use the normal TTL');
-      else logger.error({ store: sharedStore.description, err: session.lastError() }, `the shared store is unreachable (${session.lastError() ?? 'no answer'}): serving the last committed state (generation ${routing.current().generation}, ${routing.current().active}) with the shortened TTL; no decision is taken`);
+      const short = answerTtl('steady', config.zone.ttl, true);
+      if (ok) {
+        unreachableSince = null;
+        onStoreEvent({ kind: 'recovered', message: `the shared store is reachable again (${sharedStore.description}): answers use the normal TTL, decisions resume` });
+      } else {
+        unreachableSince = new Date().toISOString();
+        onStoreEvent({ kind: 'failure', code: 'SWY_STORE_UNAVAILABLE', message: `cannot reach ${sharedStore.description} (${session.lastError() ?? 'no answer'}): serving the last committed state (generation ${routing.current().generation}, ${routing.current().active} active) with the shortened TTL ${short} s; no decision is taken` });
+      }
     });
+    new Gauge({ name: 'switchyard_failover_leader', help: '1 while this instance leads and may act, else 0', registers: [registry], collect() { this.set(election.term() === null ? 0 : 1); } });
+    new Gauge({ name: 'switchyard_failover_term', help: 'Term of the leader as this instance last saw it (the leader key\'s create revision; only increases); 0: none known', registers: [registry], collect() { this.set(election.leader()?.term ?? 0); } });
+    new Gauge({ name: 'switchyard_routing_store_reachable', help: '1 while this instance\'s lease keep-alives reach etcd, 0 while not (it serves the last committed state with the shortened TTL): alert on 0', registers: [registry], collect() { this.set(session.reachable() ? 1 : 0); } });
     // A new leader starts from what is stored, not from what its watch last delivered.
     election.onChange((c) => {
       if (!c.leading) return;
@@ -248,6 +262,44 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
       verdicts: () => Object.fromEntries(health.clusters().map((c) => [c.name, c.healthy])),
     })
     : undefined;
+  // An observation counts toward the quorum while this instance saw it change within this long.
+  const observationMaxAge = OBSERVATION_MAX_AGE_INTERVALS * config.health.interval;
+  if (observations) {
+    new Gauge({
+      name: 'switchyard_failover_observation_age_seconds', help: 'Per instance: seconds since this instance saw its observation change (on this instance\'s clock); past 3 health intervals it does not count toward the quorum', labelNames: ['instance'], registers: [registry],
+      collect() {
+        this.reset();
+        const t = performance.now();
+        for (const e of observations.seen()) this.labels(e.instance).set((t - e.seenAt) / 1000);
+      },
+    });
+  }
+  const coordinationView = (): CoordinationView | null => {
+    if (!shared || !observations) return null;
+    const t = performance.now();
+    const leader = shared.election.leader();
+    const snap = routing.current();
+    return {
+      leader: leader && { name: leader.name, term: leader.term },
+      leading: shared.election.term() !== null,
+      term: shared.election.term(),
+      storeReachable: shared.session.reachable(),
+      storeError: shared.session.reachable() ? null : shared.session.lastError(),
+      unreachableSince,
+      answerTtl: answerTtl(snap.state, config.zone.ttl, snap.stale),
+      instances: config.failover.instances,
+      quorum: config.failover.quorum,
+      observations: observations.seen().map((e) => ({
+        instance: e.instance, verdicts: { ...e.verdicts }, at: e.observation.at,
+        ageSeconds: Math.round((t - e.seenAt) / 100) / 10, fresh: t - e.seenAt <= observationMaxAge,
+      })).sort((a, b) => a.instance.localeCompare(b.instance)),
+    };
+  };
+  const storeView = () => {
+    const own = { ...routing.storeStatus(), description: store.description };
+    if (!shared || unreachableSince === null) return own;
+    return { ...own, ok: false, since: unreachableSince, error: { code: 'SWY_STORE_UNAVAILABLE', message: `${shared.session.lastError() ?? 'no answer'}; serving the last committed state with the shortened TTL, no decision is taken` } };
+  };
   const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval }, {
     prechecks: parity && config.failover.prechecks?.includes('parity') ? [parity.precheck] : [],
     routing,
@@ -278,7 +330,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), { ...routing.storeStatus(), description: store.description }),
+    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), storeView(), coordinationView()),
     ready: () => ready,
     actions: controller,
   });

@@ -39,6 +39,7 @@ export function renderStatusPage(v: ConsoleView, assets: ConsoleAssets): string 
 <section id="summary" aria-live="polite"></section>
 <section id="actions"></section>
 <div id="result" aria-live="polite"></div>
+<section id="instances"></section>
 <section id="clusters"></section>
 <section id="timeline"></section>
 <footer><a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a> · times in your browser's time zone; hover for UTC</footer>

@@ -34,6 +34,32 @@ export interface StatusView {
   store: StoreStatus & { description: string };
   /** Where this instance answers, so `switchyard drill` can check every answer converged. */
   endpoints: { hostnames: string[]; dns: string[]; proxy: string | null };
+  /** instance.name: unique among instances sharing a store. */
+  instance: string;
+  /** Several instances (state.etcd): leadership, store reachability, observations; null with the file store. */
+  coordination: CoordinationView | null;
+}
+
+/** Several instances on etcd: who leads, whether this instance reaches the store, what every instance observes. */
+export interface CoordinationView {
+  /** The leader as this instance last read it (itself or another); null when none is known. */
+  leader: { name: string; term: number } | null;
+  /** Whether this instance leads and may act now. */
+  leading: boolean;
+  /** This instance's term while it leads, else null. */
+  term: number | null;
+  /** Whether this instance's lease keep-alives reach etcd. */
+  storeReachable: boolean;
+  storeError: string | null;
+  /** Since when the store is unreachable (ISO), null while reachable. */
+  unreachableSince: string | null;
+  /** The TTL of the hostnames' answers now (shortened while the store is unreachable). */
+  answerTtl: number;
+  /** failover.instances and failover.quorum. */
+  instances: number;
+  quorum: number;
+  /** Each instance's latest observation: its verdicts, the observer's own time (`at`, for people) and its age on this instance's clock. */
+  observations: Array<{ instance: string; verdicts: Record<string, boolean | null>; at: string; ageSeconds: number; fresh: boolean }>;
 }
 
 const hostPort = (l: ListenAddress): string => (l.family === 6 ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`);
@@ -65,13 +91,15 @@ export function attentionFor(state: RoutingState, clusters: StatusView['clusters
     const u = state.unfenced;
     out.push({ kind: 'unfenced', code: null, message: `the old primary ${u.cluster} (epoch ${u.epoch}) is not fenced since ${u.since}: ${u.detail}`, todo: `make sure ${u.cluster}'s database takes no writes (fence or stop it by hand); switchyard re-fences it when it answers` });
   }
-  if (!store.ok) {
+  if (!store.ok && store.error?.code === 'SWY_STORE_UNAVAILABLE') {
+    out.push({ kind: 'store', code: store.error.code, message: `this instance cannot reach the shared store (${store.description}) since ${store.since}: ${store.error.message}`, todo: 'nothing moves from this instance: it answers the last committed state with the shortened TTL and resumes by itself when etcd answers; check etcd\'s health and the network to it (runbook: the store is down)' });
+  } else if (!store.ok) {
     out.push({ kind: 'store', code: store.error?.code ?? null, message: `the routing state cannot be written (${store.description}) since ${store.since}: ${store.error?.message ?? 'unknown error'}`, todo: 'no move can be recorded, so none happens: free the disk or make it writable (runbook: state store); DNS keeps answering the current active cluster' });
   }
   return out;
 }
 
-export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'>, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE): StatusView {
+export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'> & { instance?: Config['instance'] }, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE, coordination: CoordinationView | null = null): StatusView {
   const { clusters } = config;
   const view: StatusView = {
     active: state.active,
@@ -92,6 +120,8 @@ export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters'
     updatedAt: state.updatedAt,
     store,
     endpoints: { hostnames: config.hostnames, dns: config.dns.listen.map(hostPort), proxy: config.proxy ? hostPort(config.proxy.listen) : null },
+    instance: config.instance?.name ?? '',
+    coordination,
   };
   view.attention = attentionFor(state, view.clusters, store);
   return view;

@@ -33,6 +33,15 @@ export function formatStatus(s: StatusView): string {
   if (s.store && !s.store.ok && !said.has('store')) lines.push(`STATE STORE FAILING (${s.store.description}) since ${s.store.since}: ${s.store.error?.code ?? ''} ${s.store.error?.message ?? ''}`);
   else if (s.store && s.store.ok && s.store.restores > 0) lines.push(`state store: ${s.store.description}; the state file was restored ${s.store.restores} time(s) since start (see the log)`);
   if (s.returnHint) lines.push(`to return: ${s.returnHint}`);
+  const co = s.coordination;
+  if (co) {
+    const leader = co.leader ? `${co.leader.name} (term ${co.leader.term})` : 'none known';
+    lines.push(`instance: ${s.instance}${co.leading ? ' (LEADER)' : ''}   leader: ${leader}   store: ${co.storeReachable ? 'reachable' : `UNREACHABLE since ${co.unreachableSince} (${co.storeError ?? 'no answer'})`}   DNS TTL ${co.answerTtl} s   quorum ${co.quorum} of ${co.instances}`);
+    for (const o of co.observations) {
+      const verdicts = Object.entries(o.verdicts).map(([c, h]) => `${c} ${h === null ? 'unknown' : h ? 'up' : 'DOWN'}`).join(', ');
+      lines.push(`  observed by ${pad(o.instance, 16)}${pad(`${o.ageSeconds.toFixed(1)} s ago${o.fresh ? '' : ' (STALE)'}`, 22)}${verdicts}`);
+    }
+  }
   lines.push('');
   lines.push(`${pad('CLUSTER', 12)}${pad('HEALTH', 10)}${pad('ADDRESSES', 28)}PROBES`);
   for (const c of s.clusters) {

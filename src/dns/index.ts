@@ -1,5 +1,6 @@
 export { createDnsServer, type DnsServer, type DnsServerOptions, type DnsServerDeps } from './server.ts';
 export { buildAnswerTable, lookup, INFRASTRUCTURE_TTL, type AddressSource, type AnswerTable, type AnswerTableInput, type NameEntry } from './answer-table.ts';
+export { answerTtl } from './ttl.ts';
 export { createResponder, type Responder, type ResponderDeps } from './responder.ts';
 export { createRateLimiter, prefixKey, VERDICT, DEFAULT_MAX_ENTRIES, type RateLimiter, type Verdict } from './rate-limit.ts';
 export { createDnsWorkers, type DnsWorkers, type DnsWorkersDeps } from './workers.ts';

@@ -98,6 +98,24 @@ test('one instance leads; all answer the committed state; a move committed by th
   }
 
   const leader = instances[NAMES.indexOf(key.value)];
+  // Status on every instance: its name, the one leader and its term, the store reachable, a fresh observation of each instance.
+  for (const [i, p] of instances.entries()) {
+    const s = await until(`${NAMES[i]}: three fresh observations`, async () => { const v = await status(p); return v.coordination?.observations.length === 3 && v.coordination.observations.every((o: Status) => o.fresh && o.verdicts.east === true) ? v : undefined; });
+    assert.equal(s.instance, NAMES[i]);
+    assert.deepEqual(s.coordination.leader, { name: key.value, term: key.createRevision });
+    assert.equal(s.coordination.leading, p === leader);
+    assert.equal(s.coordination.term, p === leader ? key.createRevision : null);
+    assert.equal(s.coordination.storeReachable, true);
+    assert.equal(s.store.ok, true);
+    assert.equal(s.coordination.answerTtl, TTL);
+    assert.deepEqual(s.coordination.observations.map((o: Status) => o.instance), NAMES);
+    for (const o of s.coordination.observations) assert.ok(o.ageSeconds >= 0 && o.ageSeconds < 1.5 * 3, `observation age ${o.ageSeconds} s`);
+    const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^switchyard_failover_leader ${p === leader ? 1 : 0}$`, 'm'));
+    assert.match(metrics, new RegExp(`^switchyard_failover_term ${key.createRevision}$`, 'm'));
+    assert.match(metrics, /^switchyard_routing_store_reachable 1$/m);
+    for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{instance="${n}"\\} [0-9.e-]+$`, 'm'));
+  }
   const res = await fetch(`${leader.adminUrl}/v1/failover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'west', reason: 'instances test' }), signal: AbortSignal.timeout(30_000) });
   assert.equal(res.status, 200, await res.clone().text());
   for (const p of instances) {
@@ -121,6 +139,15 @@ test('all of etcd down: every instance keeps answering its last committed state 
     const a = await until(`${p.adminUrl} shortens its TTL`, async () => { const v = await answer(p); return v?.ttl === SHORT_TTL ? v : undefined; });
     assert.equal(a.address, address, 'the last committed state is still answered');
     assert.equal((await fetch(`${p.adminUrl}/readyz`)).status, 200, 'still ready while it can answer');
+    const s = await status(p);
+    assert.equal(s.coordination.storeReachable, false);
+    assert.equal(s.coordination.answerTtl, SHORT_TTL);
+    assert.equal(s.store.ok, false);
+    assert.equal(s.store.error.code, 'SWY_STORE_UNAVAILABLE');
+    assert.ok(s.attention.some((a: Status) => a.kind === 'store' && a.code === 'SWY_STORE_UNAVAILABLE'), JSON.stringify(s.attention));
+    // The leader acts until its last acknowledged keep-alive + renewDeadline (2 s of a 3 s lease), then stops on its own clock.
+    await until(`${p.adminUrl} does not lead without the store`, async () => ((await status(p)).coordination.leading === false ? true : undefined), 6000);
+    assert.match(await (await fetch(`${p.adminUrl}/metrics`)).text(), /^switchyard_routing_store_reachable 0$/m);
   }
   await Promise.all(etcd.members.map((m) => m.start()));
   await etcd.waitHealthy(30_000);
@@ -128,6 +155,9 @@ test('all of etcd down: every instance keeps answering its last committed state 
     const a = await until(`${p.adminUrl} back to the zone TTL`, async () => { const v = await answer(p); return v?.ttl === TTL ? v : undefined; }, 40_000);
     assert.equal(a.address, address);
     assert.equal(p.child.exitCode, null, 'not restarted');
+    const s = await status(p);
+    assert.equal(s.coordination.storeReachable, true);
+    assert.equal(s.store.ok, true);
   }
   await until('a leader again', async () => leaderKey(), 30_000);
 });

@@ -69,6 +69,20 @@
       (s.returnHint ? '<p class="hint">' + esc(s.returnHint) + '</p>' : '');
   }
 
+  function renderInstances(s) {
+    const co = s.coordination;
+    if (!co) { $('instances').innerHTML = ''; return; }
+    const rows = co.observations.map((o) => '<tr data-instance="' + esc(o.instance) + '"><td>' + esc(o.instance) + (o.instance === s.instance ? ' <span class="tag">this</span>' : '') +
+      (co.leader && co.leader.name === o.instance ? ' <span class="tag">leader</span>' : '') + '</td><td>' +
+      Object.keys(o.verdicts).map((c) => esc(c) + ' ' + (o.verdicts[c] === null ? '<span class="unk">unknown</span>' : o.verdicts[c] ? '<span class="ok">up</span>' : '<span class="bad">down</span>')).join(', ') +
+      '</td><td>' + o.ageSeconds.toFixed(1) + ' s' + (o.fresh ? '' : ' <span class="bad">stale</span>') + '</td></tr>').join('');
+    $('instances').innerHTML = '<h2>Instances</h2><p id="coordination">This instance: <b>' + esc(s.instance) + '</b>' + (co.leading ? ' (leader, term ' + co.term + ')' : '') +
+      ' · leader: <b id="leader">' + (co.leader ? esc(co.leader.name) + '</b> (term ' + co.leader.term + ')' : 'none known</b>') +
+      ' · store: ' + (co.storeReachable ? '<span class="ok">reachable</span>' : '<span class="bad">unreachable</span> since ' + time(co.unreachableSince) + ' <small>' + esc(co.storeError) + '</small>') +
+      ' · DNS TTL ' + co.answerTtl + ' s · quorum ' + co.quorum + ' of ' + co.instances + '</p>' +
+      '<table class="observations"><tr><th>instance</th><th>sees</th><th>observation age</th></tr>' + rows + '</table>';
+  }
+
   function renderClusters(s) {
     $('clusters').innerHTML = '<h2>Clusters</h2>' + s.clusters.map((c) => {
       const h = c.healthy === null ? '<span class="unk">unknown</span>' : c.healthy ? '<span class="ok">healthy</span>' : '<span class="bad">down</span>';
@@ -130,6 +144,7 @@
     renderBanners(view.status);
     renderSummary(view.status);
     renderActions(view.status);
+    renderInstances(view.status);
     renderClusters(view.status);
     renderTimeline(view);
   }

@@ -12,7 +12,7 @@ const base: StatusView = {
   ],
   lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null, attention: [], returnHint: null,
   store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
-  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null },
+  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null }, instance: 'test', coordination: null,
 };
 const down = (name: string) => base.clusters.map((c) => (c.name === name ? { ...c, healthy: false } : c));
 
