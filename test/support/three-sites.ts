@@ -417,22 +417,23 @@ async function deploy(three: ThreeSites, options: DeployOptions, n: number): Pro
   }
 }
 
-/** The term an instance's /v1/status reports (leader term), whichever shape the status gives it. */
-export function termOf(s: StatusDoc): number | null {
-  const leader = s.leader as { term?: unknown } | string | null | undefined;
-  if (leader && typeof leader === 'object' && typeof leader.term === 'number') return leader.term;
-  if (typeof s.term === 'number') return s.term;
-  const coord = s.coordination as { term?: unknown } | undefined;
-  if (coord && typeof coord.term === 'number') return coord.term;
-  return null;
+interface CoordinationDoc { leader: { name: string; term: number } | null; leading: boolean; term: number | null; storeReachable: boolean; answerTtl: number }
+
+/** /v1/status `coordination` (state.etcd); throws when the instance does not report it. */
+export function coordinationOf(s: StatusDoc): CoordinationDoc {
+  const c = s.coordination as CoordinationDoc | null | undefined;
+  if (!c) throw new Error('/v1/status has no coordination section');
+  return c;
 }
 
-/** The leading instance's name as /v1/status reports it. */
+/** The leader's term as the instance last read it (null: no leader known). */
+export function termOf(s: StatusDoc): number | null {
+  return coordinationOf(s).leader?.term ?? null;
+}
+
+/** The leading instance's name as the instance last read it. */
 export function leaderOf(s: StatusDoc): string | null {
-  const leader = s.leader as { name?: unknown } | string | null | undefined;
-  if (typeof leader === 'string') return leader;
-  if (leader && typeof leader === 'object' && typeof leader.name === 'string') return leader.name;
-  return null;
+  return coordinationOf(s).leader?.name ?? null;
 }
 
 /** Waits until fn returns a truthy value; bounded; the error carries `context()` (instance logs). */
