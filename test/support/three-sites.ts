@@ -116,6 +116,10 @@ export interface DeployOptions {
   quorum?: number;
   /** Which instances to start (default all three). */
   only?: SiteName[];
+  /** The `health:` mapping (default: interval 500ms, timeout 400ms, fall 2, rise 1). */
+  health?: string;
+  /** log.level (default info). */
+  logLevel?: string;
 }
 
 export interface DigAnswer { addresses: string[]; ttl: number | null; error?: string }
@@ -264,7 +268,7 @@ clusters:
   - name: b
     addresses: [${CLUSTER_ADDRESS.b}]
     probes: [{ http: { url: "${d.health.b.url}" } }]${db('standby')}
-health: { interval: 500ms, timeout: 400ms, fall: 2, rise: 1 }
+health: ${d.options.health ?? '{ interval: 500ms, timeout: 400ms, fall: 2, rise: 1 }'}
 failover:
   automatic: ${d.options.automatic ?? true}
   cooldown: 0s
@@ -280,7 +284,7 @@ state:
     prefix: ${d.prefix}
     leaseTtl: ${d.options.leaseTtl ?? 3}s
 instance: { name: ${name} }
-log: { level: info }
+log: { level: ${d.options.logLevel ?? 'info'} }
 `;
 }
 
