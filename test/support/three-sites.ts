@@ -190,6 +190,7 @@ export async function startThreeSites(): Promise<ThreeSites> {
 
     const iptablesRule = (host: string, port: number) => ['OUTPUT', '-d', host, '-p', 'tcp', '--dport', String(port), '-j', 'REJECT', '--reject-with', 'tcp-reset'];
     let deployments_n = 0;
+    let preferred: SiteName = 'w';
 
     const three: ThreeSites = {
       lab, etcd: cluster, sites,
@@ -209,7 +210,8 @@ export async function startThreeSites(): Promise<ThreeSites> {
       },
       async etcdRange(key, revision) {
         let last: unknown;
-        for (const n of SITES) {
+        // The member that answered last goes first: an isolated one costs a timeout per read.
+        for (const n of [preferred, ...SITES.filter((x) => x !== preferred)]) {
           const s = sites[n];
           try {
             const r = await s.agent.call<{ status: number; text: string }>({
@@ -219,6 +221,7 @@ export async function startThreeSites(): Promise<ThreeSites> {
             if (r.status !== 200) { last = new Error(`${n}: etcd ${r.status} ${r.text}`); continue; }
             const body = JSON.parse(r.text) as { header: { revision: string }; kvs?: Array<Record<string, string>> };
             const kv = body.kvs?.[0];
+            preferred = n;
             return {
               revision: Number(body.header.revision),
               kv: kv ? { key, value: unb64(kv.value), createRevision: Number(kv.create_revision), modRevision: Number(kv.mod_revision), version: Number(kv.version) } : null,
