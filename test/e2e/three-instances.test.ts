@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { electionTiming } from '../../src/failover/leader.ts';
+import type { SwitchyardProcess } from '../support/switchyard-process.ts';
 import { awaitConvergence, checkInvariants } from '../support/invariants.ts';
 import { CLUSTER_ADDRESS, SITES, ZONE_TTL, coordinationOf, startThreeSites, until, type Deployment, type Sampler, type SiteName, type StatusDoc, type ThreeSites } from '../support/three-sites.ts';
 
@@ -115,12 +116,14 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
     try {
       await d.healthKill('a');
       await until('the slow step to start', async () => d.marks('slow').length > 0, 30_000, d.logs);
+      const leader = (await d.leaderKey())!;
+      assert.ok(leader.term >= first.term);
       const killedAt = performance.now();
-      await d.instances[first.name]!.kill();
-      const next = await until('a new leader', async () => { const l = await d.leaderKey(); return l && l.name !== first.name ? l : null; }, 30_000, d.logs);
+      await d.instances[leader.name as SiteName]!.kill();
+      const next = await until('a new leader', async () => { const l = await d.leaderKey(); return l && l.name !== leader.name ? l : null; }, 30_000, d.logs);
       const tookMs = performance.now() - killedAt;
-      t.diagnostic(`leader ${first.name} (term ${first.term}) killed → ${next.name} leads (term ${next.term}) after ${Math.round(tookMs)} ms`);
-      assert.ok(next.term > first.term, `terms only increase (${first.term} → ${next.term})`);
+      t.diagnostic(`leader ${leader.name} (term ${leader.term}) killed → ${next.name} leads (term ${next.term}) after ${Math.round(tookMs)} ms`);
+      assert.ok(next.term > leader.term, `terms only increase (${leader.term} → ${next.term})`);
       assert.ok(tookMs <= timing.leaseDuration + timing.retryPeriod + SLACK, `a new leader within TTL + retry (${Math.round(tookMs)} ms)`);
       const done = await moved(d, 'b', 60_000);
       assertOnce(d, 'first', done.epoch);
@@ -131,7 +134,7 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       const [rec] = await d.pg!.standby.query("SELECT pg_is_in_recovery() AS r, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl");
       assert.equal(rec.r, false, 'b\'s database is promoted');
       assert.equal(rec.tl, '00000002', 'promoted exactly once: one timeline switch');
-      await d.start(first.name);
+      await d.start(leader.name as SiteName);
       await awaitConvergence(d, () => d.history(), CONVERGE_MS);
     } finally {
       await sampler.stop();
@@ -175,12 +178,14 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
   test('3. SIGSTOP the leader past its lease, then SIGCONT: it runs nothing, its writes are refused; the new leader\'s move completes', async (t) => {
     const d = await three.deploy({ steps: WITH_SLOW(3) });
     t.after(() => d.stop());
-    const first = await settled(d);
+    await settled(d);
     const sampler = d.sample();
-    const paused = d.instances[first.name]!;
+    let paused: SwitchyardProcess | undefined;
     try {
       await d.healthKill('a');
       await until('the slow step to start', async () => d.marks('slow').length > 0, 30_000, d.logs);
+      const first = (await d.leaderKey())!;
+      paused = d.instances[first.name as SiteName]!;
       paused.child.kill('SIGSTOP');
       const next = await until('a new leader', async () => { const l = await d.leaderKey(); return l && l.name !== first.name ? l : null; }, timing.leaseDuration + timing.retryPeriod + SLACK + 10_000, d.logs);
       assert.ok(next.term > first.term, 'terms only increase');
@@ -201,12 +206,12 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
         const added = (h[i].transition?.journal ?? []).slice(h[i - 1].transition?.epoch === h[i].transition?.epoch ? h[i - 1].transition!.journal.length : 0);
         for (const e of added) assert.equal((e as { term?: number }).term, next.term, `entry ${e.step}:${e.phase} of generation ${h[i].generation} carries the new leader's term`);
       }
-      const c = coordinationOf(await d.status(first.name));
+      const c = coordinationOf(await d.status(first.name as SiteName));
       assert.equal(c.leading, false, 'the resumed instance does not act as leader');
       assert.equal(c.leader?.name, next.name, `it follows ${next.name}`);
       await awaitConvergence(d, () => d.history(), CONVERGE_MS);
     } finally {
-      paused.child.kill('SIGCONT');
+      paused?.child.kill('SIGCONT');
       await sampler.stop();
     }
     await verify(t, d, sampler);
