@@ -236,6 +236,10 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       const s = await d.status('a');
       assert.equal(s.generation < done.generation, true, 'it has not seen (nor made) the majority\'s commits');
       assert.equal(coordinationOf(s).leading, false, 'the isolated instance does not lead');
+      const before = (await d.history()).length;
+      const refused = await d.failover('a', { to: 'b', reason: 'isolated instance test' });
+      assert.notEqual(refused.status, 200, `the isolated instance cannot move traffic: ${refused.text}`);
+      assert.equal((await d.history()).length, before, 'nothing was committed through the isolated instance');
       three.heal('a');
       cut = false;
       await awaitConvergence(d, () => d.history(), CONVERGE_MS + 10_000);
@@ -300,6 +304,8 @@ describe('three instances on etcd, real partitions', { timeout: 600_000 }, () =>
       down = true;
       for (const n of SITES) {
         await until(`${n} to say the store is unreachable`, async () => storeReachable(await d.status(n)) === false, 20_000, d.logs);
+        const s = await d.status(n);
+        assert.ok((s.attention as Array<{ kind: string }>).some((a) => a.kind === 'store'), `${n}'s status asks for attention to the store: ${JSON.stringify(s.attention)}`);
         const m = await d.metrics(n);
         assert.match(m, /^switchyard_\w*store\w*reachable\w* 0$/m, `${n}'s metrics say the store is unreachable`);
       }

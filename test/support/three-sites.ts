@@ -148,6 +148,8 @@ export interface Deployment {
   healthRevive(cluster: 'a' | 'b'): Promise<void>;
   status(name: SiteName): Promise<StatusDoc>;
   metrics(name: SiteName): Promise<string>;
+  /** POST /v1/failover on that instance (a person's move). */
+  failover(name: SiteName, body: Record<string, unknown>): Promise<{ status: number; text: string }>;
   dig(name: SiteName): Promise<DigAnswer>;
   /** Lines an exec step appended to ${MARKS}/<file>. */
   marks(file: string): string[];
@@ -366,6 +368,11 @@ async function deploy(three: ThreeSites, options: DeployOptions, n: number): Pro
         const r = await http(name, '/metrics');
         if (r.status !== 200) throw new Error(`${name} /metrics: ${r.status}`);
         return r.text;
+      },
+      async failover(name, body) {
+        const p = instances[name];
+        if (!p) throw new Error(`instance ${name} is not running`);
+        return agentOf(name).call<{ status: number; text: string }>({ op: 'http', method: 'POST', url: `${p.adminUrl}/v1/failover`, body: JSON.stringify(body), timeoutMs: 20_000 }, 25_000);
       },
       async dig(name) {
         const p = instances[name];
