@@ -14,7 +14,7 @@ import { answerTtl, createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer } from './proxy/index.ts';
 import {
   createDatabaseObserver, createFailoverController, createLeaderElection, createNotifier, createObservations, createPositionFile, createPositionKey, createStep,
-  electionTiming, positionsFileFor, type LeaderElection, type Observations,
+  electionTiming, positionsFileFor, quorumDecision, type LeaderElection, type Observations,
 } from './failover/index.ts';
 import type { KubernetesClientCache, KubernetesClientsFor } from './kubernetes.ts';
 import { readFdLimit, splitFdBudget } from './fd-budget.ts';
@@ -191,6 +191,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   // stale (shortened DNS TTL) while the store cannot be reached.
   const sharedParts: Array<{ name: string; close: () => Promise<void> }> = [];
   let unreachableSince: string | null = null;
+  let reload: (() => Promise<void>) | undefined;
   if (shared) {
     const { client, session, election, store: sharedStore } = shared;
     sharedParts.push({ name: 'etcd client', close: () => client.close() });
@@ -222,11 +223,11 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     new Gauge({ name: 'switchyard_failover_leader', help: '1 while this instance leads and may act, else 0', registers: [registry], collect() { this.set(election.term() === null ? 0 : 1); } });
     new Gauge({ name: 'switchyard_failover_term', help: 'Term of the leader as this instance last saw it (the leader key\'s create revision; only increases); 0: none known', registers: [registry], collect() { this.set(election.leader()?.term ?? 0); } });
     new Gauge({ name: 'switchyard_routing_store_reachable', help: '1 while this instance\'s lease keep-alives reach etcd, 0 while not (it serves the last committed state with the shortened TTL): alert on 0', registers: [registry], collect() { this.set(session.reachable() ? 1 : 0); } });
-    // A new leader starts from what is stored, not from what its watch last delivered.
-    election.onChange((c) => {
-      if (!c.leading) return;
-      void sharedStore.load().then((s) => { if (s) adopt(s, `leading, term ${c.term}`); }, (err) => logger.warn({ err: describeError(err) }, `could not re-read the routing state on becoming leader: ${describeError(err)}`));
-    });
+    // A new leader (and a writer refused as a conflict) starts from what is stored, not from what its watch last delivered.
+    reload = async () => {
+      const s = await sharedStore.load();
+      if (s) adopt(s, 'read from the store');
+    };
   }
 
   // @kubernetes/client-node (about 85 MiB of memory) is loaded only when a cluster has kubernetes
@@ -300,7 +301,11 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     if (!shared || unreachableSince === null) return own;
     return { ...own, ok: false, since: unreachableSince, error: { code: 'SWY_STORE_UNAVAILABLE', message: `${shared.session.lastError() ?? 'no answer'}; serving the last committed state with the shortened TTL, no decision is taken` } };
   };
-  const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval }, {
+  const controller = createFailoverController({ config, refenceIntervalMs: config.health.interval, instance: config.instance.name }, {
+    leadership: shared?.election,
+    reload,
+    // An automatic failover needs failover.quorum fresh observations (one per instance, judged on this instance's clock) to agree.
+    quorum: observations && ((active, target) => quorumDecision({ observations: observations.seen(), now: performance.now(), maxAge: observationMaxAge, quorum: config.failover.quorum, active, target })),
     prechecks: parity && config.failover.prechecks?.includes('parity') ? [parity.precheck] : [],
     routing,
     health,
@@ -370,7 +375,9 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     // Closed right after the controller: the leader key goes at once, so another instance takes over without waiting for the lease.
     if (shared) started.push({ name: 'leadership', close: () => shared.election.stop() });
     controller.start();
-    started.push({ name: 'failover controller', close: () => controller.stop() });
+    // The leader re-evaluates as soon as another instance's verdicts change, not at the next tick.
+    const offObservations = observations?.onChange(() => { void controller.evaluate(); });
+    started.push({ name: 'failover controller', close: async () => { offObservations?.(); await controller.stop(); } });
     await admin.start();
     started.push({ name: 'admin', close: () => admin.close() });
   } catch (err) {

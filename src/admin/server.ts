@@ -3,7 +3,7 @@
 import { fastify, LogController, type FastifyReply } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import type { AdminConfig } from '../config/index.ts';
-import { SwitchyardError, isSwitchyardError, type ErrorCode } from '../errors.ts';
+import { SwitchyardError, isSwitchyardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createConsoleFeed, registerConsoleRoutes } from './console.ts';
 import { crossSiteReason, hostAllowed, isJsonContentType, tokenMatches } from './guard.ts';
@@ -29,23 +29,8 @@ export interface AdminDeps {
 
 export interface AdminServer { start(): Promise<void>; close(): Promise<void>; address(): { address: string; port: number } }
 
-/** HTTP status for an error code; codes not listed are server errors. */
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  SWY_ADMIN_BAD_REQUEST: 400,
-  SWY_ADMIN_UNAUTHORIZED: 401,
-  SWY_ADMIN_HOST_REJECTED: 403,
-  SWY_ADMIN_CROSS_SITE: 403,
-  SWY_ADMIN_CONTENT_TYPE: 415,
-  SWY_ADMIN_NOT_FOUND: 404,
-  SWY_ADMIN_UNAVAILABLE: 503,
-  SWY_STATE_CONFLICT: 409,
-};
-
-export function httpStatusFor(err: SwitchyardError): number {
-  const fromDetails = err.details?.httpStatus;
-  if (typeof fromDetails === 'number') return fromDetails;
-  return STATUS_BY_CODE[err.code] ?? 500;
-}
+/** HTTP status for an error: its code's, from the catalogue (src/errors.ts). */
+export const httpStatusFor = (err: SwitchyardError): number => err.statusCode;
 
 function readBody(body: unknown, needTo: boolean): TransitionRequest & { to?: string } {
   const b = (body ?? {}) as Record<string, unknown>;

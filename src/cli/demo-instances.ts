@@ -1,17 +1,70 @@
-// `switchyard demo --instances 3`, the groundwork: a local 3-member etcd and three instances'
-// lease sessions and leader elections on it, printing who leads and with which term. Serving
-// DNS and the proxy from three instances needs the failover controller to run on the election
-// (issue #8); until then this shows the coordination part alone.
-import { pino } from 'pino';
+// `switchyard demo --instances 3`: a local 3-member etcd, the demo's two clusters (east on
+// 127.0.0.2, west on 127.0.0.3) and three real `switchyard serve` processes on that etcd, each
+// authoritative for app.example.com on its own DNS port. One leads; the others serve what it
+// commits. It prints the leader and its term as the instances see them, and every change of the
+// active cluster, so a newcomer can kill the leader (its pid is printed) and watch another take
+// over, or fail east and watch one failover reach all three.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describeError } from '../errors.ts';
-import { createEtcdClient } from '../routing/etcd-client.ts';
-import { createLeaseSession } from '../routing/lease-session.ts';
-import { createLeaderElection, electionTiming } from '../failover/leader.ts';
 import { startLocalEtcd } from './local-etcd.ts';
+import { startCluster, type DemoCluster } from './demo.ts';
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 
-export async function demoInstances(options: { instances: number; path: string | undefined; exitAfter: number | undefined }, io: Out): Promise<number> {
+export interface DemoInstancesOptions {
+  instances: number;
+  path: string | undefined;
+  exitAfter: number | undefined;
+  /** First DNS and admin ports; instance i uses port + i. */
+  dnsPort: number;
+  adminPort: number;
+  appPort: number;
+  healthPort: number;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+
+interface Instance { name: string; dnsPort: number; admin: string; child: ChildProcess; log: string }
+interface Seen { leader: { name: string; term: number } | null; active: string; state: string }
+
+const configFor = (name: string, i: number, endpoints: string[], clusters: DemoCluster[], o: DemoInstancesOptions) => `
+zone:
+  name: example.com
+  ttl: 5
+  nameservers: [${Array.from({ length: o.instances }, (_, j) => `{ name: ns${j + 1}.example.com, address: 127.0.0.1 }`).join(', ')}]
+hostnames: [app.example.com]
+clusters:
+${clusters.map((c) => `  - { name: ${c.name}, addresses: [${c.address}], probes: [{ http: { url: "http://${c.address}:${o.healthPort}/healthz" } }] }`).join('\n')}
+health: { interval: 1s, timeout: 500ms, fall: 3, rise: 2 }
+failover: { automatic: true, cooldown: 5s, instances: ${o.instances}, steps: [switch-traffic] }
+dns: { listen: ["127.0.0.1:${o.dnsPort + i}"] }
+admin: { listen: "127.0.0.1:${o.adminPort + i}" }
+state: { etcd: { endpoints: [${[...endpoints.slice(i), ...endpoints.slice(0, i)].map((e) => `"${e}"`).join(', ')}], prefix: /switchyard/demo, leaseTtl: 3s } }
+instance: { name: ${name} }
+log: { level: info }
+`;
+
+async function ready(p: Instance): Promise<boolean> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return false;
+    const ok = await fetch(`${p.admin}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+    if (ok) return true;
+    await delay(100);
+  }
+  return false;
+}
+
+const seenBy = (p: Instance): Promise<Seen | null> => fetch(`${p.admin}/v1/status`, { signal: AbortSignal.timeout(1000) })
+  .then((r) => r.json() as Promise<{ active: string; state: string; coordination: { leader: Seen['leader'] } | null }>)
+  .then((s) => ({ leader: s.coordination?.leader ?? null, active: s.active, state: s.state }), () => null);
+
+export async function demoInstances(options: DemoInstancesOptions, io: Out): Promise<number> {
   let etcd;
   try {
     etcd = await startLocalEtcd({ path: options.path });
@@ -19,45 +72,77 @@ export async function demoInstances(options: { instances: number; path: string |
     io.err(`switchyard demo: ${describeError(err)}`);
     return 1;
   }
-  const logger = pino({ level: 'silent' });
-  const ttl = 3;
-  const timing = electionTiming(ttl);
-  const parts = Array.from({ length: options.instances }, (_, i) => {
-    const name = `edge-${i + 1}`;
-    const store = createEtcdClient({ endpoints: [...etcd.endpoints.slice(i), ...etcd.endpoints.slice(0, i)] });
-    const session = createLeaseSession({ ttlSeconds: ttl, keepAliveEvery: timing.retryPeriod }, { store, logger });
-    const election = createLeaderElection({ prefix: '/switchyard/demo', instance: name, timing }, { store, session, logger });
-    election.onChange((c) => {
-      const at = new Date().toISOString().slice(11, 23);
-      if (c.leading) io.out(`  [${at}] ${name} leads (term ${c.term})`);
-      else if (c.reason !== 'stopping' && !(c.leader && c.leader.name !== name)) io.out(`  [${at}] ${name} stopped leading: ${c.reason}`);
-    });
-    return { name, store, session, election };
-  });
+  const clusters: DemoCluster[] = [];
+  const instances: Instance[] = [];
+  const cleanup = async () => {
+    await Promise.all(instances.map((p) => new Promise<void>((resolve) => {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) { resolve(); return; }
+      p.child.once('exit', () => resolve());
+      p.child.kill('SIGTERM');
+      setTimeout(() => p.child.kill('SIGKILL'), 10_000).unref();
+    })));
+    for (const c of clusters) for (const s of c.servers) s.close();
+    await etcd.stop();
+  };
+  try {
+    clusters.push(await startCluster('east', '127.0.0.2', { app: options.appPort, health: options.healthPort }));
+    clusters.push(await startCluster('west', '127.0.0.3', { app: options.appPort, health: options.healthPort }));
+    for (let i = 0; i < options.instances; i++) {
+      const name = `edge-${i + 1}`;
+      const file = join(etcd.dir, `${name}.yaml`);
+      writeFileSync(file, configFor(name, i, etcd.endpoints, clusters, options));
+      const log = join(etcd.dir, `${name}.log`);
+      const fd = openSync(log, 'a');
+      const child = spawn(process.execPath, [BIN, 'serve', '--config', file], { stdio: ['ignore', fd, fd], env: { PATH: options.path ?? '' } });
+      closeSync(fd);
+      instances.push({ name, dnsPort: options.dnsPort + i, admin: `http://127.0.0.1:${options.adminPort + i}`, child, log });
+    }
+    for (const p of instances) {
+      if (!(await ready(p))) throw new Error(`${p.name} did not start (its log: ${p.log}; are ports ${p.dnsPort} and ${p.admin} free? --dns-port/--admin-port change them)`);
+    }
+  } catch (err) {
+    io.err(`switchyard demo: ${describeError(err)}`);
+    await cleanup();
+    return 1;
+  }
+
   io.out(`switchyard demo: a local ${etcd.endpoints.length}-member etcd (${etcd.endpoints.join(', ')}, data in ${etcd.dir})
-  and ${options.instances} instances campaigning for the leader key /switchyard/demo/leader (lease ${ttl} s).
-  Serving DNS and the proxy from several instances arrives with the controller integration (#8).
-Try, in another terminal (etcdctl is in Debian's etcd-client):
-  ETCDCTL_API=3 etcdctl --endpoints ${etcd.endpoints[0]} get /switchyard/demo/leader
-  ETCDCTL_API=3 etcdctl --endpoints ${etcd.endpoints[0]} del /switchyard/demo/leader   # another instance takes over
-Watching the leadership (Ctrl-C stops the demo):`);
-  for (const p of parts) { p.session.start(); p.election.start(); }
+  and ${instances.length} switchyard instances on it, all serving app.example.com from the state the leader commits;
+  clusters east (127.0.0.2, preferred) and west (127.0.0.3), health on port ${options.healthPort}.
+${instances.map((p) => `  ${p.name}: pid ${p.child.pid}, DNS 127.0.0.1:${p.dnsPort}, status page ${p.admin}/ (log ${p.log})`).join('\n')}
+
+Try, in another terminal:
+${instances.map((p) => `  dig @127.0.0.1 -p ${p.dnsPort} app.example.com +short`).join('\n')}
+  npx switchyard status --admin ${instances[0].admin}         # instance, leader, term, every instance's observation
+  kill -9 <the leader's pid>                                   # another instance leads within about 3 s, with a higher term
+  curl -s -X POST http://127.0.0.2:${options.healthPort}/fail            # east fails: a quorum of instances sees it, one failover reaches all
+  npx switchyard failback --admin <the leader's status page>   # a follower refuses and names the leader
+
+Watching the leadership and the active cluster (Ctrl-C stops the demo):`);
+
+  let last = '';
+  const poll = setInterval(() => {
+    void Promise.all(instances.map(async (p) => ({ p, seen: p.child.exitCode === null && p.child.signalCode === null ? await seenBy(p) : null }))).then((all) => {
+      const live = all.filter((x) => x.seen !== null);
+      const leader = live.map((x) => x.seen!.leader).find((l) => l !== null) ?? null;
+      const view = live[0]?.seen;
+      const down = all.filter((x) => x.seen === null).map((x) => x.p.name);
+      const line = `${leader ? `${leader.name} leads (term ${leader.term})` : 'no leader'}; ${view ? `${view.active} active, ${view.state}` : 'no instance answers'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+      if (line !== last) {
+        last = line;
+        io.out(`  [${new Date().toISOString().slice(11, 23)}] ${line}`);
+      }
+    });
+  }, 300);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = () => {
       if (stopping) return;
       stopping = true;
+      clearInterval(poll);
       io.out('switchyard demo: stopping');
-      void (async () => {
-        for (const p of parts) {
-          await p.election.stop();
-          await p.session.stop();
-          await p.store.close();
-        }
-        await etcd.stop();
-        resolve(0);
-      })();
+      void cleanup().then(() => resolve(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

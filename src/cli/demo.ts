@@ -20,14 +20,14 @@ type Out = { out: (line: string) => void; err: (line: string) => void };
  */
 const DEMO_COOLDOWN = '5s';
 
-interface DemoCluster { name: string; address: string; failed: boolean; servers: Server[] }
+export interface DemoCluster { name: string; address: string; failed: boolean; servers: Server[] }
 
 const listen = (server: Server, port: number, host: string) => new Promise<void>((resolve, reject) => {
   server.once('error', (err) => reject(new SwitchyardError('SWY_LISTEN_FAILED', `demo cannot listen on ${host}:${port}: ${err.message}`)));
   server.listen(port, host, () => resolve());
 });
 
-async function startCluster(name: string, address: string, ports: { app: number; health: number }): Promise<DemoCluster> {
+export async function startCluster(name: string, address: string, ports: { app: number; health: number }): Promise<DemoCluster> {
   const c: DemoCluster = { name, address, failed: false, servers: [] };
   const app = createServer((req, res) => {
     if (c.failed) { res.writeHead(503, { 'content-type': 'text/plain' }).end(`${name} is down\n`); return; }
@@ -48,7 +48,7 @@ async function startCluster(name: string, address: string, ports: { app: number;
 export async function demo(args: string[], io: Out): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args, options: { instances: { type: 'string' }, 'exit-after': { type: 'string' }, 'dns-port': { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'app-port': { type: 'string' } }, strict: true }).values;
+    values = parseArgs({ args, options: { instances: { type: 'string' }, 'exit-after': { type: 'string' }, 'dns-port': { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'app-port': { type: 'string' }, 'health-port': { type: 'string' } }, strict: true }).values;
   } catch (err) {
     throw new SwitchyardError('SWY_CLI_USAGE', (err as Error).message);
   }
@@ -61,14 +61,15 @@ export async function demo(args: string[], io: Out): Promise<number> {
   const proxyPort = port(values['proxy-port'], 8080);
   const adminPort = port(values['admin-port'], 9090);
   const appPort = port(values['app-port'], 8080);
+  const healthPort = port(values['health-port'], 18081);
   const exitAfter = values['exit-after'] === undefined ? undefined : parseDuration(values['exit-after']);
   if (values['exit-after'] !== undefined && exitAfter === undefined) throw new SwitchyardError('SWY_CLI_USAGE', `--exit-after ${values['exit-after']} is not a duration`);
   if (values.instances !== undefined && values.instances !== '1') {
     if (values.instances !== '3') throw new SwitchyardError('SWY_CLI_USAGE', `--instances ${values.instances}: the demo runs 1 or 3 instances`);
-    return (await import('./demo-instances.ts')).demoInstances({ instances: 3, path: process.env.PATH, exitAfter }, io);
+    return (await import('./demo-instances.ts')).demoInstances({ instances: 3, path: process.env.PATH, exitAfter, dnsPort, adminPort, appPort, healthPort }, io);
   }
 
-  const clusters = [await startCluster('east', '127.0.0.2', { app: appPort, health: 18081 }), await startCluster('west', '127.0.0.3', { app: appPort, health: 18081 })];
+  const clusters = [await startCluster('east', '127.0.0.2', { app: appPort, health: healthPort }), await startCluster('west', '127.0.0.3', { app: appPort, health: healthPort })];
   const notifications = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
@@ -94,7 +95,7 @@ clusters:
 ${clusters.map((c) => `  - name: ${c.name}
     addresses: [${c.address}]
     upstream: http://${c.address}:${appPort}
-    probes: [{ http: { url: "http://${c.address}:18081/healthz" } }]`).join('\n')}
+    probes: [{ http: { url: "http://${c.address}:${healthPort}/healthz" } }]`).join('\n')}
 health: { interval: 1s, timeout: 500ms, fall: 3, rise: 2 }
 failover:
   automatic: true
@@ -131,9 +132,9 @@ Try, in another terminal:
   dig @127.0.0.1 -p ${dnsPort} app.example.com +short          # 127.0.0.2: east is active
   curl -s http://127.0.0.1:${proxyPort}/                         # hello from east
   npx switchyard status
-  curl -s -X POST http://127.0.0.2:18081/fail                    # east starts failing its health checks
+  curl -s -X POST http://127.0.0.2:${healthPort}/fail                    # east starts failing its health checks
   # within about 2 seconds: DNS answers 127.0.0.3, the proxy serves "hello from west", the webhook fires
-  curl -s -X POST http://127.0.0.2:18081/recover                 # east is healthy again: no automatic failback
+  curl -s -X POST http://127.0.0.2:${healthPort}/recover                 # east is healthy again: no automatic failback
   npx switchyard failback                                       # the person decides to return to east
   npx switchyard drill                                          # a measured switchover with a timing report
 

@@ -84,14 +84,16 @@ Exit 0 when the move completed and every answer converged, else 1.
   ${ADMIN_HELP}
 
 ${TOKEN_HELP}`,
-  demo: `usage: switchyard demo [--instances 3] [--dns-port N] [--proxy-port N] [--admin-port N] [--app-port N] [--exit-after D]
+  demo: `usage: switchyard demo [--instances 3] [--dns-port N] [--proxy-port N] [--admin-port N] [--app-port N] [--health-port N] [--exit-after D]
 
 A local two-cluster demo on loopback: east (127.0.0.2) and west (127.0.0.3), DNS on
 127.0.0.1:5353, the proxy on 127.0.0.1:8080, the status page on http://127.0.0.1:9090/. Its
 temporary folder is removed when it stops (Ctrl-C).
 
-  --instances 3   also start a local 3-member etcd (Debian's etcd-server) and three leader
-                  elections on it, so you can watch a leader die and another take over`,
+  --health-port N the clusters' health endpoints (default 18081)
+  --instances 3   a local 3-member etcd (Debian's etcd-server) and three switchyard instances
+                  on it (DNS on --dns-port, +1, +2; status pages on --admin-port, +1, +2; no
+                  proxy), so you can kill the leader and watch another take over`,
 };
 
 export const COMMANDS = Object.keys(HELP);

@@ -1,6 +1,6 @@
-export { createFailoverController, type FailoverController, type FailoverDeps, type MovePlan, type MoveRequest, type MoveResult } from './controller.ts';
-export { decide, isStickyHold, restingState, type Decision, type PolicyInput } from './policy.ts';
-export { createStep, type StepDeps } from './steps/index.ts';
+export { createFailoverController, type FailoverController, type FailoverDeps, type FailoverLeadership, type MovePlan, type MoveRequest, type MoveResult } from './controller.ts';
+export { decide, type Decision, type PolicyInput } from './policy.ts';
+export { createStep, createSteps, type StepDeps } from './steps/index.ts';
 export type { MovePrecheck, Step, StepContext, StepOutcome } from './step.ts';
 export type { Notifier, NotifyEvent, NotifyEventKind } from './notifier.ts';
 export { createNotifier, type NotifyService, type NotifyDeps } from './notify.ts';

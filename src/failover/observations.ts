@@ -38,6 +38,8 @@ export interface Observations {
   publish(): void;
   /** Every instance's observation as last seen, with when this instance saw it change. */
   seen(): SeenEntry[];
+  /** Called when an instance's verdicts change (not on a mere republication) or its observation goes; returns an unsubscribe function. */
+  onChange(fn: (instance: string) => void): () => void;
 }
 
 function parseObservation(kv: KeyValue): Observation | null {
@@ -63,15 +65,22 @@ export function createObservations(options: ObservationsOptions, deps: Observati
   let running = false;
   let publishing: Promise<void> | null = null;
   let again = false;
+  const changeFns = new Set<(instance: string) => void>();
+  const changed = (name: string) => { for (const fn of changeFns) fn(name); };
+  const sameVerdicts = (a: Verdicts, b: Verdicts) => {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+  };
 
   const apply = (kv: KeyValue, deleted: boolean) => {
     const name = kv.key.slice(dir.length);
-    if (deleted) { entries.delete(name); return; }
+    if (deleted) { if (entries.delete(name)) changed(name); return; }
     const prev = entries.get(name);
     if (prev && prev.modRevision >= kv.modRevision) return;
     const observation = parseObservation(kv);
     if (!observation) { log.warn({ key: kv.key }, `ignoring a malformed observation at ${kv.key}`); return; }
     entries.set(name, { instance: name, verdicts: observation.verdicts, seenAt: now(), observation, modRevision: kv.modRevision });
+    if (!prev || !sameVerdicts(prev.verdicts, observation.verdicts)) changed(name);
   };
 
   async function publishOnce(): Promise<void> {
@@ -126,5 +135,6 @@ export function createObservations(options: ObservationsOptions, deps: Observati
     },
     publish,
     seen: () => [...entries.values()],
+    onChange(fn) { changeFns.add(fn); return () => { changeFns.delete(fn); }; },
   };
 }

@@ -2,7 +2,7 @@
 // should happen; the controller does it. No timers, no I/O.
 import type { ClusterHealth } from '../health/types.ts';
 import { PASSIVE_PROBE } from '../health/index.ts';
-import type { FailoverStateName, RoutingState } from '../routing/index.ts';
+import { isMovingState, isStickyHold, restingState, type FailoverStateName, type RoutingState } from '../routing/index.ts';
 
 export interface PolicyInput {
   state: RoutingState;
@@ -20,12 +20,6 @@ export type Decision =
 
 const NONE: Decision = { action: 'none' };
 
-/** A hold that only a person may clear: a step failed mid-transition. */
-export const isStickyHold = (s: RoutingState): boolean => s.state === 'held' && s.transition?.outcome === 'held' && s.transition.finishedAt === undefined;
-
-/** The resting state when nothing is moving: steady on the preferred cluster, failed-over elsewhere. */
-export const restingState = (s: RoutingState, preferred: string): 'steady' | 'failed-over' => (s.active === preferred ? 'steady' : 'failed-over');
-
 /** The configured probes; the passive signal (proxy errors) is evidence for the verdict, not a probe to report. */
 const activeProbes = (h: ClusterHealth) => h.probes.filter((p) => p.name !== PASSIVE_PROBE);
 
@@ -37,7 +31,7 @@ function describeDown(h: ClusterHealth): string {
 
 export function decide(input: PolicyInput): Decision {
   const { state, health, clusters } = input;
-  if (state.state === 'failing-over' || state.state === 'failing-back' || isStickyHold(state)) return NONE;
+  if (isMovingState(state.state) || isStickyHold(state)) return NONE;
   const active = health.find((h) => h.name === state.active);
   if (!active || active.healthy === null) return NONE;
   const preferred = clusters[0];

@@ -30,6 +30,8 @@ export interface StepOutcome {
   facts?: JournalFacts;
   /** postgres-fence: what became of the source. `unreachable` makes the controller record it unfenced and keep trying. */
   sourceFence?: 'fenced' | 'unreachable' | 'standby' | 'none';
+  /** switch-traffic: make this cluster active in the same state write as the step's `done` entry. */
+  switchTo?: string;
 }
 
 export interface Step {

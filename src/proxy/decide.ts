@@ -1,5 +1,6 @@
 // Pure decisions of the forwarding path: what an upstream error means, whether a failed request
 // may be sent again, and to which cluster.
+import { httpStatusOf } from '../errors.ts';
 import type { ProxyErrorCode } from './replies.ts';
 
 export interface UpstreamFailure {
@@ -12,16 +13,18 @@ export interface UpstreamFailure {
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTDOWN']);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED']);
 
-/** Maps an undici/socket error to the proxy's error code and reply status. */
+const failure = (code: ProxyErrorCode, connectFailure: boolean): UpstreamFailure => ({ code, status: httpStatusOf(code), connectFailure });
+
+/** Maps an undici/socket error to the proxy's error code and reply status (the catalogue's). */
 export function classifyUpstreamError(err: { code?: unknown }): UpstreamFailure {
   const code = typeof err.code === 'string' ? err.code : '';
-  if (CONNECT_CODES.has(code)) return { code: 'SWY_PROXY_UPSTREAM_UNREACHABLE', status: 502, connectFailure: true };
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { code: 'SWY_PROXY_CONNECT_TIMEOUT', status: 504, connectFailure: true };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { code: 'SWY_PROXY_HEADERS_TIMEOUT', status: 504, connectFailure: false };
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { code: 'SWY_PROXY_IDLE_TIMEOUT', status: 504, connectFailure: false };
-  if (RESET_CODES.has(code)) return { code: 'SWY_PROXY_UPSTREAM_RESET', status: 502, connectFailure: false };
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return { code: 'SWY_PROXY_BAD_REQUEST', status: 400, connectFailure: false };
-  return { code: 'SWY_PROXY_UPSTREAM_ERROR', status: 502, connectFailure: false };
+  if (CONNECT_CODES.has(code)) return failure('SWY_PROXY_UPSTREAM_UNREACHABLE', true);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return failure('SWY_PROXY_CONNECT_TIMEOUT', true);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return failure('SWY_PROXY_HEADERS_TIMEOUT', false);
+  if (code === 'UND_ERR_BODY_TIMEOUT') return failure('SWY_PROXY_IDLE_TIMEOUT', false);
+  if (RESET_CODES.has(code)) return failure('SWY_PROXY_UPSTREAM_RESET', false);
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return failure('SWY_PROXY_BAD_REQUEST', false);
+  return failure('SWY_PROXY_UPSTREAM_ERROR', false);
 }
 
 export interface RetryFacts {

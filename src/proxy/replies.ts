@@ -13,27 +13,13 @@ export interface Reply {
   raw: Buffer;
 }
 
-export const REPLY_STATUS = {
-  SWY_PROXY_UPSTREAM_UNREACHABLE: 502,
-  SWY_PROXY_CONNECT_TIMEOUT: 504,
-  SWY_PROXY_HEADERS_TIMEOUT: 504,
-  SWY_PROXY_IDLE_TIMEOUT: 504,
-  SWY_PROXY_UPSTREAM_RESET: 502,
-  SWY_PROXY_UPSTREAM_ERROR: 502,
-  SWY_PROXY_NO_UPSTREAM: 503,
-  SWY_PROXY_MISDIRECTED: 421,
-  SWY_PROXY_BAD_REQUEST: 400,
-  SWY_PROXY_CONNECT_REJECTED: 405,
-  SWY_PROXY_URL_TOO_LONG: 414,
-  SWY_PROXY_HEADERS_TOO_LARGE: 431,
-  SWY_PROXY_CLIENT_TIMEOUT: 408,
-} as const satisfies Partial<Record<ErrorCode, number>>;
-
-export type ProxyErrorCode = keyof typeof REPLY_STATUS;
+/** The proxy's codes: every SWY_PROXY_* code of the catalogue, which also gives each its status. */
+export type ProxyErrorCode = Extract<ErrorCode, `SWY_PROXY_${string}`>;
+export const PROXY_ERROR_CODES = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c): c is ProxyErrorCode => c.startsWith('SWY_PROXY_'));
 
 function build(code: ProxyErrorCode): Reply {
-  const status = REPLY_STATUS[code];
-  const body = Buffer.from(JSON.stringify({ code, message: ERROR_CODES[code] }));
+  const { statusCode: status, message } = ERROR_CODES[code];
+  const body = Buffer.from(JSON.stringify({ code, message }));
   const headers = ['content-type', 'application/json', 'x-switchyard-error', code, 'content-length', String(body.length), 'cache-control', 'no-store'];
   if (code === 'SWY_PROXY_CONNECT_REJECTED') headers.push('allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE');
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
@@ -45,7 +31,7 @@ function build(code: ProxyErrorCode): Reply {
 /** The prebuilt reply of every proxy error code. */
 export function buildReplies(): Record<ProxyErrorCode, Reply> {
   const out = {} as Record<ProxyErrorCode, Reply>;
-  for (const code of Object.keys(REPLY_STATUS) as ProxyErrorCode[]) out[code] = build(code);
+  for (const code of PROXY_ERROR_CODES) out[code] = build(code);
   return out;
 }
 

@@ -4,12 +4,13 @@
 import { SwitchyardError } from '../errors.ts';
 import { describeError, isSwitchyardError } from '../errors.ts';
 import type { RoutingSnapshot, RoutingSource, RoutingState, StateStore, StoreEvent, StoreStatus } from './types.ts';
+import { inProgressTarget, type StateBody } from './transitions.ts';
 
 export interface Routing extends RoutingSource {
   /** The full state (journal included), as last committed. */
   state(): RoutingState;
   /** Applies `change` to the current state and stores it; the new state is returned. Serialised. */
-  commit(change: (current: RoutingState) => Omit<RoutingState, 'generation' | 'updatedAt' | 'version'>): Promise<RoutingState>;
+  commit(change: (current: RoutingState) => StateBody): Promise<RoutingState>;
   /** Whether the state is being written (status, metric, alert). */
   storeStatus(): StoreStatus;
   /**
@@ -45,9 +46,6 @@ export function initialState(primary: string, now: Date): RoutingState {
   return { version: 1, generation: 1, epoch: 0, active: primary, state: 'steady', reason: 'initial state: the first configured cluster is active', transition: null, updatedAt: now.toISOString() };
 }
 
-/** The target of the transition in progress, or null (at rest, held, or the move finished). */
-export const inProgressTarget = (s: RoutingState): string | null =>
-  (s.state === 'failing-over' || s.state === 'failing-back') && s.transition !== null && s.transition.finishedAt === undefined ? s.transition.to : null;
 
 const toSnapshot = (s: RoutingState, stale: boolean): RoutingSnapshot => Object.freeze({ generation: s.generation, epoch: s.epoch, active: s.active, state: s.state, retryTo: inProgressTarget(s), stale });
 

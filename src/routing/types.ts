@@ -20,6 +20,8 @@ export interface JournalEntry {
   process?: ProcessIdentity;
   /** Figures a step reported (lag case and bytes, system identifier, timeline, fenced roles). */
   facts?: JournalFacts;
+  /** Several instances: the term of the leader that wrote this entry (the leader key's create revision). */
+  term?: number;
 }
 
 /** A process, identified beyond its pid: start time in clock ticks since boot (/proc/<pid>/stat), boot id, host. */
@@ -36,6 +38,8 @@ export interface Transition {
   finishedAt?: string;
   outcome?: 'completed' | 'held';
   journal: JournalEntry[];
+  /** Several instances: the term of the leader that began the move (entries carry the term of whoever wrote them, a resuming leader's included). */
+  term?: number;
 }
 
 export interface RoutingState {

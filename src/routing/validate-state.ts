@@ -1,8 +1,9 @@
 // Structural check of a stored state. A state that does not pass is corrupt: switchyard
 // refuses to start rather than silently reset traffic to the primary.
 import type { RoutingState } from './types.ts';
+import { FAILOVER_STATES } from './transitions.ts';
 
-const STATES = new Set(['steady', 'suspect', 'precheck', 'failing-over', 'failed-over', 'held', 'failing-back']);
+const STATES = new Set<string>(FAILOVER_STATES);
 const KINDS = new Set(['failover', 'switchover', 'failback']);
 const PHASES = new Set(['precheck', 'started', 'running', 'done', 'failed', 'skipped']);
 
@@ -24,12 +25,13 @@ export function stateProblem(v: unknown): string | undefined {
     const t = v.transition;
     if (!isObj(t)) return 'transition is not an object';
     if (!isCount(t.epoch) || !isStr(t.kind) || !KINDS.has(t.kind) || !isStr(t.from) || !isStr(t.to) || !isStr(t.reason)
-      || typeof t.forced !== 'boolean' || !isStr(t.startedAt) || !Array.isArray(t.journal)) return 'transition is malformed';
+      || typeof t.forced !== 'boolean' || !isStr(t.startedAt) || !Array.isArray(t.journal) || (t.term !== undefined && !isCount(t.term))) return 'transition is malformed';
     for (const e of t.journal as unknown[]) {
       if (!isObj(e) || !isStr(e.step) || !isCount(e.index) || !isStr(e.phase) || !PHASES.has(e.phase) || !isCount(e.attempt) || !isStr(e.at)
         || (e.facts !== undefined && (!isObj(e.facts) || Object.values(e.facts).some((f) => f !== null && !['string', 'number', 'boolean'].includes(typeof f))))) {
         return 'transition.journal has a malformed entry';
       }
+      if (e.term !== undefined && !isCount(e.term)) return 'transition.journal has a malformed term';
       if (e.process !== undefined && (!isObj(e.process) || !isCount(e.process.pid) || !isStr(e.process.host))) return 'transition.journal has a malformed process';
     }
   }

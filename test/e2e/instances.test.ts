@@ -3,7 +3,9 @@
 // committed; status reports the leader, its term, each instance's observation and whether the
 // store is reachable; a follower refuses a manual move naming the leader; with all of etcd down
 // every instance keeps answering its last committed state with the shortened TTL, and when etcd
-// is back they resume without a restart.
+// is back they resume without a restart. A second trio, each instance probing east through its
+// own endpoint, shows the quorum: one instance losing sight of east (the leader itself, then a
+// follower) moves nothing; two do (even with the leader still seeing it up), exactly once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -24,17 +26,17 @@ let east: HealthEndpoint;
 let west: HealthEndpoint;
 const instances: SwitchyardProcess[] = [];
 
-const config = (name: string, endpoints: string[]) => `
+const config = (name: string, endpoints: string[], o: { prefix?: string; eastUrl?: string } = {}) => `
 zone: { name: example.com, ttl: ${TTL}, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
 clusters:
-  - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "${east.url}" } }] }
+  - { name: east, addresses: [127.0.0.2], probes: [{ http: { url: "${o.eastUrl ?? east.url}" } }] }
   - { name: west, addresses: [127.0.0.3], probes: [{ http: { url: "${west.url}" } }] }
 health: { interval: 500ms, timeout: 400ms, fall: 3, rise: 1 }
 failover: { cooldown: 0s, instances: 3 }
 dns: { listen: ["127.0.0.1:\${DNS_PORT}"] }
 admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
-state: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: ${PREFIX}, leaseTtl: 3s } }
+state: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: ${o.prefix ?? PREFIX}, leaseTtl: 3s } }
 instance: { name: ${name} }
 log: { level: info }
 `;
@@ -65,7 +67,9 @@ async function answer(p: SwitchyardProcess): Promise<{ address: string; ttl: num
   return { address: f[4], ttl: Number(f[1]) };
 }
 
-const leaderKey = async () => (await kv.read(`${PREFIX}/leader`)).kvs[0];
+const leaderKey = async (prefix = PREFIX) => (await kv.read(`${prefix}/leader`)).kvs[0];
+const stored = async (prefix = PREFIX) => JSON.parse((await kv.read(`${prefix}/state`)).kvs[0].value) as Record<string, any>;
+const post = (p: SwitchyardProcess, path: string, body: unknown) => fetch(`${p.adminUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
 
 before(async () => {
   etcd = await startEtcdCluster();
@@ -90,8 +94,7 @@ after(async () => {
 test('one instance leads; all answer the committed state; a move committed by the leader reaches every instance', { timeout: 120_000 }, async () => {
   const key = await until('a leader key', async () => leaderKey());
   assert.ok(NAMES.includes(key.value), `the leader key names an instance: ${key.value}`);
-  const stored = JSON.parse((await kv.read(`${PREFIX}/state`)).kvs[0].value) as { generation: number; active: string };
-  assert.equal(stored.active, 'east');
+  assert.equal((await stored()).active, 'east');
   for (const p of instances) {
     const a = await until('an answer', () => answer(p));
     assert.deepEqual(a, { address: '127.0.0.2', ttl: TTL }, 'every instance answers the committed state with the zone TTL');
@@ -116,13 +119,28 @@ test('one instance leads; all answer the committed state; a move committed by th
     assert.match(metrics, /^switchyard_routing_store_reachable 1$/m);
     for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{instance="${n}"\\} [0-9.e-]+$`, 'm'));
   }
-  const res = await fetch(`${leader.adminUrl}/v1/failover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'west', reason: 'instances test' }), signal: AbortSignal.timeout(30_000) });
+  // A follower refuses a manual move (and its dry run), naming the leader; nothing is written.
+  const generation = (await stored()).generation;
+  for (const follower of instances.filter((p) => p !== leader)) {
+    for (const body of [{ to: 'west', reason: 'from a follower' }, { to: 'west', reason: 'dry', dryRun: true }]) {
+      const refused = await post(follower, '/v1/failover', body);
+      assert.equal(refused.status, 503);
+      const e = (await refused.json()) as { error: { code: string; message: string } };
+      assert.equal(e.error.code, 'SWY_STORE_NOT_LEADER');
+      assert.match(e.error.message, new RegExp(`${key.value} leads \\(term ${key.createRevision}\\)`));
+    }
+  }
+  assert.equal((await stored()).generation, generation, 'a follower wrote nothing');
+
+  const res = await post(leader, '/v1/failover', { to: 'west', reason: 'instances test' });
   assert.equal(res.status, 200, await res.clone().text());
   for (const p of instances) {
     await until(`${p.adminUrl} answers west`, async () => ((await answer(p))?.address === '127.0.0.3' ? true : undefined));
   }
-  const committed = JSON.parse((await kv.read(`${PREFIX}/state`)).kvs[0].value) as { generation: number; active: string; state: string };
+  const committed = await stored();
   assert.equal(committed.active, 'west');
+  assert.equal(committed.transition.term, key.createRevision, 'the move carries the leader\'s term');
+  for (const e of committed.transition.journal) assert.equal(e.term, key.createRevision, `${e.step} ${e.phase} carries the term`);
   for (const p of instances) {
     const s = await until('the committed generation', async () => { const v = await status(p); return v.generation === committed.generation ? v : undefined; });
     assert.equal(s.active, 'west');
@@ -160,4 +178,84 @@ test('all of etcd down: every instance keeps answering its last committed state 
     assert.equal(s.store.ok, true);
   }
   await until('a leader again', async () => leaderKey(), 30_000);
+});
+
+test('kill -9 of the leader: another instance leads within the lease TTL with a higher term, and its moves reach every survivor', { timeout: 120_000 }, async () => {
+  const old = await until('a leader key', async () => leaderKey());
+  const dead = instances[NAMES.indexOf(old.value)];
+  const survivors = instances.slice(0, 3).filter((p) => p !== dead);
+  const killedAt = Date.now();
+  await dead.kill();
+  const next = await until('a new leader', async () => { const k = await leaderKey(); return k && k.value !== old.value ? k : undefined; }, 30_000);
+  const tookMs = Date.now() - killedAt;
+  assert.ok(next.createRevision > old.createRevision, `terms only increase: ${old.createRevision} → ${next.createRevision}`);
+  // leaseTtl (3 s) + a retry period, with room for a loaded machine.
+  assert.ok(tookMs < 3000 + 400 + 4000, `new leader after ${tookMs} ms`);
+  for (const p of survivors) {
+    await until('the new leader in status', async () => { const v = await status(p); return v.coordination.leader?.name === next.value && v.coordination.leader.term === next.createRevision ? true : undefined; });
+  }
+  const leader = survivors.find((p) => NAMES[instances.indexOf(p)] === next.value)!;
+  const before = (await stored()).active;
+  const to = before === 'east' ? 'west' : 'east';
+  const res = await post(leader, '/v1/failover', { to, reason: 'after the old leader died', force: true });
+  assert.equal(res.status, 200, await res.clone().text());
+  for (const p of survivors) await until(`${p.adminUrl} answers ${to}`, async () => ((await answer(p))?.address === (to === 'east' ? '127.0.0.2' : '127.0.0.3') ? true : undefined));
+  const s = await stored();
+  assert.equal(s.transition.term, next.createRevision);
+});
+
+test('quorum: the leader alone, then one follower alone, losing sight of east move nothing; two followers do, and the failover happens once though the leader sees east up', { timeout: 120_000 }, async () => {
+  const prefix = `${PREFIX}-quorum`;
+  const views = await Promise.all(NAMES.map(() => startHealthEndpoint('127.0.0.2')));
+  const trio: SwitchyardProcess[] = [];
+  try {
+    trio.push(...await Promise.all(NAMES.map((name, i) => startSwitchyard({
+      config: config(name, [...etcd.endpoints.slice(i), ...etcd.endpoints.slice(0, i)], { prefix, eastUrl: views[i].url }),
+      readyTimeoutMs: 40_000,
+    }))));
+    instances.push(...trio);
+    const key = await until('a leader key', async () => leaderKey(prefix));
+    const li = NAMES.indexOf(key.value);
+    const leader = trio[li];
+    await until('three fresh observations of a healthy east', async () => {
+      const v = await status(leader);
+      return v.coordination?.observations.length === 3 && v.coordination.observations.every((o: Status) => o.fresh && o.verdicts.east === true) ? true : undefined;
+    });
+
+    // The leader's own view: east down. One of three observers is not a quorum of two.
+    views[li].mode = 'fail';
+    const held = await until('the leader waits for the quorum', async () => { const v = await status(leader); return v.state === 'suspect' && /without a quorum: 1\/2 fresh observers see east down/.test(v.reason) ? v : undefined; });
+    assert.match(held.reason, new RegExp(`agree: ${key.value}; disagree: `));
+    await delay(3000);
+    const still = await stored(prefix);
+    assert.equal(still.active, 'east', 'nothing moved on one observer\'s view');
+    assert.equal(still.epoch, 0);
+    for (const p of trio) assert.equal((await answer(p))?.address, '127.0.0.2');
+
+    // The leader sees east again; one follower loses sight of it: still one observer of three.
+    views[li].mode = 'ok';
+    const [f1, f2] = [(li + 1) % 3, (li + 2) % 3];
+    views[f1].mode = 'fail';
+    await until('the follower\'s observation of east down reaches the leader', async () => {
+      const v = await status(leader);
+      return v.coordination.observations.find((o: Status) => o.instance === NAMES[f1])?.verdicts.east === false && v.state === 'steady' ? true : undefined;
+    });
+    await delay(3000);
+    assert.equal((await stored(prefix)).epoch, 0, 'nothing moved on one follower\'s view');
+
+    // The second follower loses sight of east too: a quorum of two sees it down while the leader's
+    // own probes pass; the decision is the quorum's, and the failover happens once.
+    views[f2].mode = 'fail';
+    for (const p of trio) await until(`${p.adminUrl} answers west`, async () => ((await answer(p))?.address === '127.0.0.3' ? true : undefined), 30_000);
+    const moved = await until('the move completed', async () => { const v = await stored(prefix); return v.state === 'failed-over' ? v : undefined; }, 30_000);
+    assert.equal(moved.epoch, 1, 'exactly one move');
+    assert.equal(moved.transition.kind, 'failover');
+    assert.equal(moved.transition.term, key.createRevision);
+    assert.equal(moved.transition.journal.filter((e: Status) => e.step === 'switch-traffic' && e.phase === 'done').length, 1, 'traffic switched once');
+    await delay(2000);
+    assert.equal((await stored(prefix)).epoch, 1, 'still one move');
+  } finally {
+    await Promise.allSettled(trio.map((p) => p.stop()));
+    await Promise.allSettled(views.map((v) => v.kill()));
+  }
 });

@@ -56,10 +56,17 @@ test('quorum over published observations, with freshness on the leader\'s clock'
 
   await until('all three observations at a', () => a.obs.seen().length === 3);
   assert.equal(decide().allowed, false, 'everyone sees east up');
+  // onChange: told when verdicts change, not on every republication.
+  const told: string[] = [];
+  const off = a.obs.onChange((name) => told.push(name));
+  await delay(700);
+  assert.deepEqual(told, [], 'republishing the same verdicts is no change');
 
   b.verdicts.east = false;
   b.obs.publish();
   await until('b\'s change at a', () => a.obs.seen().find((o) => o.instance === 'b')?.verdicts.east === false);
+  assert.deepEqual(told, ['b'], 'b\'s new verdicts are a change');
+  off();
   await delay(700);
   const alone = decide();
   assert.equal(alone.allowed, false, `one observer alone: ${alone.reason}`);

@@ -202,6 +202,7 @@ test('a journal that does not match the configured steps holds instead of guessi
   await second.controller.idle();
   const s = second.routing.state();
   assert.equal(s.state, 'held');
+  assert.equal(s.holdCode, 'SWY_FAILOVER_JOURNAL_MISMATCH');
   assert.match(s.reason, /does not match the configured steps/);
   assert.deepEqual(second.rec.calls, []);
   await second.controller.stop();
@@ -210,7 +211,7 @@ test('a journal that does not match the configured steps holds instead of guessi
 test('manual requests: unknown cluster, already active, in progress; failback returns to the preferred cluster', async () => {
   const { routing, controller } = await setup();
   controller.start();
-  await assert.rejects(controller.failover({ to: 'north', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_UNKNOWN_CLUSTER' && e.details?.httpStatus === 404);
+  await assert.rejects(controller.failover({ to: 'north', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_UNKNOWN_CLUSTER' && e.statusCode === 404);
   await assert.rejects(controller.failover({ to: 'east', reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_ALREADY_ACTIVE');
   await assert.rejects(controller.failback({ reason: '', force: false }), (e: SwitchyardError) => e.code === 'SWY_FAILOVER_ALREADY_ACTIVE');
   const gen = routing.state().generation;
@@ -299,4 +300,37 @@ test('with awaitTraffic, switch-traffic commits the new active, waits for the ac
   acks[0].release();
   await moving;
   await first.controller.stop();
+});
+
+test('a policy hold (automation off) records SWY_FAILOVER_HELD and moves nothing; the recovered active clears it and its code', async () => {
+  const config = parseConfig(`
+zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
+hostnames: [app.example.com]
+clusters:
+  - { name: east, addresses: [127.0.0.2], probes: [{ tcp: { address: "127.0.0.2:1" } }] }
+  - { name: west, addresses: [127.0.0.3], probes: [{ tcp: { address: "127.0.0.3:1" } }] }
+failover:
+  automatic: false
+  steps:
+${STEPS}
+`, {}, '/');
+  const file = join(mkdtempSync(join(tmpdir(), 'swy-ctl-')), 'state.json');
+  const routing = await createRouting({ store: createFileStore({ file }), clusters: ['east', 'west'] });
+  const health = fakeHealth({ east: true, west: true });
+  const rec = recorder();
+  const controller = createFailoverController({ config }, { routing, health, createStep: stepFactory(rec), logger, registry: new Registry(), sleep: async () => {} });
+  controller.start();
+  // The health change starts an evaluation itself; wait (bounded) for its commit.
+  const settled = async (state: string) => { for (let i = 0; i < 100 && routing.state().state !== state; i++) await new Promise((r) => setTimeout(r, 10)); };
+  health.set('east', false);
+  await settled('held');
+  assert.equal(routing.state().state, 'held');
+  assert.equal(routing.state().holdCode, 'SWY_FAILOVER_HELD');
+  assert.equal(routing.state().active, 'east');
+  assert.deepEqual(rec.calls, []);
+  health.set('east', true);
+  await settled('steady');
+  assert.equal(routing.state().state, 'steady');
+  assert.equal(routing.state().holdCode, undefined);
+  await controller.stop();
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyUpstreamError, retryCluster, shouldRetry, statusClass, transitionSettled, type RetryFacts } from '../../../src/proxy/decide.ts';
-import { REPLY_STATUS } from '../../../src/proxy/replies.ts';
-import { ERROR_CODES } from '../../../src/errors.ts';
+import { PROXY_ERROR_CODES } from '../../../src/proxy/replies.ts';
+import { httpStatusOf } from '../../../src/errors.ts';
 
 test('classifyUpstreamError maps socket and undici codes to proxy codes', () => {
   const table: Array<[string | undefined, string, number, boolean]> = [
@@ -22,12 +22,13 @@ test('classifyUpstreamError maps socket and undici codes to proxy codes', () => 
   for (const [code, want, status, connect] of table) {
     const got = classifyUpstreamError(code === undefined ? {} : { code });
     assert.deepEqual(got, { code: want, status, connectFailure: connect }, String(code));
-    assert.equal(REPLY_STATUS[got.code], status, `${want} reply status`);
+    assert.equal(httpStatusOf(got.code), status, `${want} reply status in the catalogue`);
   }
 });
 
-test('every proxy reply code is in the error catalogue', () => {
-  for (const code of Object.keys(REPLY_STATUS)) assert.ok(code in ERROR_CODES, code);
+test('every proxy code has a reply with an error status from the catalogue', () => {
+  assert.equal(PROXY_ERROR_CODES.length, 13);
+  for (const code of PROXY_ERROR_CODES) assert.ok(httpStatusOf(code) >= 400 && httpStatusOf(code) < 600, code);
 });
 
 test('shouldRetry: once, before any response byte, only when the request provably never reached the upstream', () => {

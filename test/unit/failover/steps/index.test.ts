@@ -23,8 +23,8 @@ test('createStep builds each hook type around its own config', () => {
   }
 });
 
-test('createStep refuses switch-traffic (built into the controller) and kubernetes-scale without clients', () => {
+test('createStep refuses switch-traffic (createSteps builds it) and kubernetes-scale without clients', () => {
   const switchTraffic = { ...common, name: 'switch-traffic', type: 'switch-traffic' } as StepConfig;
-  assert.throws(() => createStep(switchTraffic as HookStepConfig, { env: {} }), /switch-traffic is built into the controller/);
+  assert.throws(() => createStep(switchTraffic as HookStepConfig, { env: {} }), /switch-traffic is built by createSteps/);
   assert.throws(() => createStep(configs[4], { env: {} }), /needs deps\.kubernetes/);
 });
