@@ -5,7 +5,7 @@ import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config 
 import type { Logger } from './log.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  createEtcdClient, createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState, loadEtcdTls,
+  createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState,
   type EtcdClient, type LeaseSession, type Routing, type SharedStateStore, type StateStore, type StoreEvent,
 } from './routing/index.ts';
 import { createAdminServer, buildStatus, type CoordinationView } from './admin/index.ts';
@@ -151,6 +151,8 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
       await lock!.acquire();
       store = createFileStore({ file: stateConfig.file });
     } else {
+      // Loaded only here: the etcd client brings undici's full index, which one instance on a file never needs.
+      const { createEtcdClient, loadEtcdTls } = await import('./routing/etcd-client.ts');
       const tls = stateConfig.tls ? await loadEtcdTls(stateConfig.tls) : undefined;
       const client = createEtcdClient({ endpoints: stateConfig.endpoints, tls, username: stateConfig.username, password: stateConfig.password });
       const timing = electionTiming(stateConfig.leaseTtl);
@@ -267,7 +269,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const observationMaxAge = OBSERVATION_MAX_AGE_INTERVALS * config.health.interval;
   if (observations) {
     new Gauge({
-      name: 'switchyard_failover_observation_age_seconds', help: 'Per instance: seconds since this instance saw its observation change (on this instance\'s clock); past 3 health intervals it does not count toward the quorum', labelNames: ['instance'], registers: [registry],
+      name: 'switchyard_failover_observation_age_seconds', help: 'Per observing instance (label observer: its instance.name): seconds since this instance saw its observation change (on this instance\'s clock); past 3 health intervals it does not count toward the quorum', labelNames: ['observer'], registers: [registry],
       collect() {
         this.reset();
         const t = performance.now();

@@ -272,6 +272,8 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
           await run(t, step, index, n);
           break;
         } catch (err) {
+          // A step's own write refused for not leading (switch-traffic with awaitTraffic commits itself) ends the run like a lost term.
+          if (isSwitchyardError(err, 'SWY_STORE_NOT_LEADER')) demote(err);
           if (runSignal.aborted) {
             if (!stop.signal.aborted) {
               log.warn({ step: name, term: runTerm }, `step ${name} interrupted: this instance no longer leads; the next leader resumes it from the journal`);

@@ -12,8 +12,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { dig } from '../support/dig.ts';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
-import { startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
+import { runCli, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 import { createEtcdClient, type EtcdClient } from '../../src/routing/etcd-client.ts';
+import { launchChromium, screenshotPath } from '../support/browser.ts';
 
 const TTL = 30;
 const SHORT_TTL = Math.ceil(TTL / 6);
@@ -117,7 +118,7 @@ test('one instance leads; all answer the committed state; a move committed by th
     assert.match(metrics, new RegExp(`^switchyard_failover_leader ${p === leader ? 1 : 0}$`, 'm'));
     assert.match(metrics, new RegExp(`^switchyard_failover_term ${key.createRevision}$`, 'm'));
     assert.match(metrics, /^switchyard_routing_store_reachable 1$/m);
-    for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{instance="${n}"\\} [0-9.e-]+$`, 'm'));
+    for (const n of NAMES) assert.match(metrics, new RegExp(`^switchyard_failover_observation_age_seconds\\{observer="${n}"\\} [0-9.e-]+$`, 'm'));
   }
   // A follower refuses a manual move (and its dry run), naming the leader; nothing is written.
   const generation = (await stored()).generation;
@@ -130,6 +131,11 @@ test('one instance leads; all answer the committed state; a move committed by th
       assert.match(e.error.message, new RegExp(`${key.value} leads \\(term ${key.createRevision}\\)`));
     }
   }
+  // The same through the command line: exit 1 (HTTP 503), the code and the leader named.
+  const follower = instances.find((p) => p !== leader)!;
+  const cli = await runCli(['failover', '--to', 'west', '--yes', '--admin', follower.adminUrl]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stderr, new RegExp(`SWY_STORE_NOT_LEADER: .*${key.value} leads \\(term ${key.createRevision}\\).*\\(HTTP 503\\)`));
   assert.equal((await stored()).generation, generation, 'a follower wrote nothing');
 
   const res = await post(leader, '/v1/failover', { to: 'west', reason: 'instances test' });
@@ -146,6 +152,33 @@ test('one instance leads; all answer the committed state; a move committed by th
     assert.equal(s.active, 'west');
   }
   assert.equal((await leaderKey()).createRevision, key.createRevision, 'the same leader and term throughout');
+});
+
+test('the status page of each instance shows the leader, its term, the store and every observation; a follower shows the leader instead of buttons', { timeout: 120_000 }, async () => {
+  const key = await until('a leader key', async () => leaderKey());
+  const browser = await launchChromium();
+  try {
+    for (const [i, p] of instances.slice(0, 3).entries()) {
+      const page = await browser.newPage();
+      await page.goto(`${p.adminUrl}/`);
+      await page.waitForSelector('#coordination', { timeout: 15_000 });
+      assert.equal(await page.textContent('#leader'), key.value);
+      const line = (await page.textContent('#coordination')) ?? '';
+      assert.match(line, new RegExp(`This instance: ${NAMES[i]}`));
+      assert.match(line, new RegExp(`\\(term ${key.createRevision}\\)`));
+      assert.match(line, /store: reachable/);
+      assert.match(line, new RegExp(`DNS TTL ${TTL} s · quorum 2 of 3`));
+      await page.waitForFunction('document.querySelectorAll("table.observations tr[data-instance]").length === 3', undefined, { timeout: 10_000 });
+      const follower = NAMES[i] !== key.value;
+      assert.equal(await page.locator('#follower').count(), follower ? 1 : 0);
+      if (follower) assert.match((await page.textContent('#follower')) ?? '', new RegExp(`${key.value}`));
+      else assert.ok(await page.locator('#actions button').count() > 0, 'the leader has its buttons');
+      await page.screenshot({ path: screenshotPath(`instances-${NAMES[i]}`), fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
 });
 
 test('all of etcd down: every instance keeps answering its last committed state with the shortened TTL; etcd back: the normal TTL, no restart', { timeout: 120_000 }, async () => {
@@ -180,7 +213,7 @@ test('all of etcd down: every instance keeps answering its last committed state 
   await until('a leader again', async () => leaderKey(), 30_000);
 });
 
-test('kill -9 of the leader: another instance leads within the lease TTL with a higher term, and its moves reach every survivor', { timeout: 120_000 }, async () => {
+test('kill -9 of the leader: another instance leads within the lease TTL with a higher term, and its moves reach every survivor', { timeout: 120_000 }, async (t) => {
   const old = await until('a leader key', async () => leaderKey());
   const dead = instances[NAMES.indexOf(old.value)];
   const survivors = instances.slice(0, 3).filter((p) => p !== dead);
@@ -188,6 +221,7 @@ test('kill -9 of the leader: another instance leads within the lease TTL with a 
   await dead.kill();
   const next = await until('a new leader', async () => { const k = await leaderKey(); return k && k.value !== old.value ? k : undefined; }, 30_000);
   const tookMs = Date.now() - killedAt;
+  t.diagnostic(`new leader ${next.value} (term ${next.createRevision}) ${tookMs} ms after kill -9 of ${old.value} (term ${old.createRevision}); leaseTtl 3 s`);
   assert.ok(next.createRevision > old.createRevision, `terms only increase: ${old.createRevision} → ${next.createRevision}`);
   // leaseTtl (3 s) + a retry period, with room for a loaded machine.
   assert.ok(tookMs < 3000 + 400 + 4000, `new leader after ${tookMs} ms`);

@@ -125,6 +125,11 @@
 
   function renderActions(s) {
     if (!view.actions) { $('actions').innerHTML = '<p><small>the failover controller is not running: no actions</small></p>'; return; }
+    if (s.coordination && !s.coordination.leading) {
+      const l = s.coordination.leader;
+      $('actions').innerHTML = '<p class="hint" id="follower">This instance follows: moves are made by the leader' + (l ? ', <b>' + esc(l.name) + '</b> (term ' + l.term + '); open its status page' : '; none is known right now') + '.</p>';
+      return;
+    }
     const moving = s.state === 'failing-over' || s.state === 'failing-back';
     const others = s.clusters.filter((c) => !c.active);
     const active = s.clusters.find((c) => c.active);

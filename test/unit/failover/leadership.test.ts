@@ -279,3 +279,19 @@ test('without a quorum dep (one instance) nothing changes: own verdicts decide',
   assert.ok(routing.state().transition!.journal.every((e) => e.term === undefined));
   await controller.stop();
 });
+
+test('a step whose own write is refused for not leading ends the run: no failed entry, no retry, nothing after it', async () => {
+  const { routing, health, calls, controller } = await setup({
+    term: 6,
+    behaviour: new Map([['promote', async () => { throw new SwitchyardError('SWY_STORE_NOT_LEADER', 'write refused: the leader key is now held by edge-a (term 8)'); }]]),
+  });
+  controller.start();
+  health.set('east', false);
+  await until('promote ran', () => calls.includes('promote#1'));
+  await controller.idle();
+  const s = routing.state();
+  assert.deepEqual(calls, ['scale#1', 'promote#1'], 'promote has retries: 2, but none is tried');
+  assert.deepEqual(s.transition!.journal.filter((e) => e.step === 'promote').map((e) => e.phase), ['started']);
+  assert.equal(s.state, 'failing-over', 'left for the next leader to resume');
+  await controller.stop();
+});
