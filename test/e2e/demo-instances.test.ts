@@ -9,14 +9,32 @@ import { BIN, NODE } from '../support/switchyard-process.ts';
 import { etcdInstalled, ETCD_MISSING } from '../support/etcd.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { freePort } from '../support/ports.ts';
 import { digShort } from '../support/dig.ts';
 
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
+const tcpFree = (port: number) => new Promise<boolean>((resolve) => {
   const srv = createServer();
   srv.once('error', () => resolve(false));
   srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
 });
+const udpFree = (port: number) => new Promise<boolean>((resolve) => {
+  const sock = createSocket('udp4');
+  sock.once('error', () => { sock.close(); resolve(false); });
+  sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+});
+
+/** A first port whose next two are free too (TCP and UDP), as the demo uses port, +1, +2; bounded tries on a shared machine. */
+async function threeFreePorts(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort();
+    if (p + 2 > 65535) continue;
+    let ok = true;
+    for (const q of [p + 1, p + 2]) ok = ok && await tcpFree(q) && await udpFree(q);
+    if (ok) return p;
+  }
+  throw new Error('no three consecutive free ports on 127.0.0.1 in 50 tries');
+}
 
 function run(args: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -44,10 +62,10 @@ test('demo --instances 2 is a usage error', async () => {
 
 test('demo --instances 3 runs three instances on a local etcd: all answer DNS, one leads; kill -9 of the leader hands over with a higher term; all is cleaned up', { timeout: 180_000 }, async () => {
   assert.ok(etcdInstalled(), ETCD_MISSING);
-  const dnsPort = await freePort();
-  const adminPort = await freePort();
-  // Instance i uses port + i: make sure those are free too (bounded tries).
-  for (const p of [dnsPort + 1, dnsPort + 2, adminPort + 1, adminPort + 2]) assert.ok(await portFree(p), `port ${p} is free`);
+  // Instance i uses port + i.
+  const dnsPort = await threeFreePorts();
+  let adminPort = await threeFreePorts();
+  for (let i = 0; i < 20 && Math.abs(adminPort - dnsPort) < 3; i++) adminPort = await threeFreePorts();
   const child = spawn(NODE, [BIN, 'demo', '--instances', '3', '--dns-port', String(dnsPort), '--admin-port', String(adminPort), '--app-port', String(await freePort('127.0.0.2')), '--health-port', String(await freePort('127.0.0.2')), '--exit-after', '150s'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });

@@ -34,3 +34,23 @@ test('formatStatus shows an unfenced old primary and a failing store on top', ()
   assert.match(text, /^OLD PRIMARY UNFENCED: east since t \(epoch 1\): unreachable$/m);
   assert.match(text, /^STATE STORE FAILING \(file \/x\) since .*SWY_STATE_WRITE ENOSPC$/m);
 });
+
+test('formatStatus with several instances: this instance, the leader and term, the store, each observation with its age; an unreachable store exits 6', () => {
+  const coordination: NonNullable<StatusView['coordination']> = {
+    leader: { name: 'edge-a', term: 4711 }, leading: false, term: null, storeReachable: true, storeError: null, unreachableSince: null,
+    answerTtl: 30, instances: 3, quorum: 2,
+    observations: [
+      { instance: 'edge-a', verdicts: { east: true, west: true }, at: 't', ageSeconds: 0.4, fresh: true },
+      { instance: 'edge-b', verdicts: { east: false, west: null }, at: 't', ageSeconds: 12.25, fresh: false },
+    ],
+  };
+  const text = formatStatus({ ...base, instance: 'edge-b', coordination });
+  assert.match(text, /^instance: edge-b   leader: edge-a \(term 4711\)   store: reachable   DNS TTL 30 s   quorum 2 of 3$/m);
+  assert.match(text, /^  observed by edge-a\s+0\.4 s ago\s+east up, west up$/m);
+  assert.match(text, /^  observed by edge-b\s+12\.3 s ago \(STALE\)\s+east DOWN, west unknown$/m);
+  const leading = formatStatus({ ...base, instance: 'edge-a', coordination: { ...coordination, leading: true, term: 4711 } });
+  assert.match(leading, /^instance: edge-a \(LEADER\)/m);
+  const cut = { ...base, coordination: { ...coordination, storeReachable: false, storeError: 'connect ECONNREFUSED', unreachableSince: 'T', answerTtl: 5 }, store: { ...base.store, ok: false, since: 'T', error: { code: 'SWY_STORE_UNAVAILABLE', message: 'connect ECONNREFUSED' } } };
+  assert.match(formatStatus(cut), /store: UNREACHABLE since T \(connect ECONNREFUSED\)   DNS TTL 5 s/);
+  assert.deepEqual(statusProblems(cut).map((p) => p.exit), [6]);
+});
