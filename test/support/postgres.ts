@@ -21,6 +21,11 @@ export interface PgNode {
   queryAs(user: string, sql: string, params?: unknown[]): Promise<any[]>;
   /** postgres://USER@127.0.0.1:PORT/postgres */
   urlAs(user: string): string;
+  /**
+   * The same server through its Unix socket (postgres://postgres@localhost:PORT/postgres?host=<socket folder>):
+   * reachable from processes inside network namespaces, which share the file system but not 127.0.0.1.
+   */
+  socketUrl: string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
 }
@@ -125,6 +130,7 @@ interface NodeInternals extends PgNode { logFile: string; running: boolean }
 
 function createNode(runner: Runner, root: string, name: string, port: number): NodeInternals {
   const dataDir = join(root, name);
+  const socketDir = join(root, 'sock');
   const logFile = join(root, `${name}.log`);
   const node: NodeInternals = {
     name,
@@ -136,6 +142,7 @@ function createNode(runner: Runner, root: string, name: string, port: number): N
     query: (sql, params) => query(node.url, sql, params),
     queryAs: (user, sql, params) => query(node.urlAs(user), sql, params),
     urlAs: (user) => `postgres://${user}@127.0.0.1:${port}/postgres`,
+    socketUrl: `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`,
     async start() {
       try {
         // The port comes from the environment (PGPORT), not postgresql.conf, so that a data

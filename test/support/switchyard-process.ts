@@ -38,6 +38,11 @@ export interface StartOptions {
   /** A command that execs the rest (e.g. ['prlimit', '--nofile=4096:4096', '--']): the child's pid stays switchyard's. */
   prefix?: string[];
   readyTimeoutMs?: number;
+  /**
+   * Replaces the readiness request to /readyz: for a process inside a network namespace (`prefix`
+   * = the site's `wrap`), whose loopback the test process cannot reach; true when ready.
+   */
+  readyCheck?: (proc: SwitchyardProcess) => Promise<boolean>;
 }
 
 export async function startSwitchyard(opts: StartOptions): Promise<SwitchyardProcess> {
@@ -84,8 +89,12 @@ export async function startSwitchyard(opts: StartOptions): Promise<SwitchyardPro
       throw new Error(`switchyard exited (${child.exitCode ?? child.signalCode}) before becoming ready:\n${out}`);
     }
     try {
-      const res = await fetch(`${adminUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return proc;
+      if (opts.readyCheck) {
+        if (await opts.readyCheck(proc)) return proc;
+      } else {
+        const res = await fetch(`${adminUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) return proc;
+      }
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 50));
   }
