@@ -152,6 +152,16 @@ export function createLeaderElection(options: LeaderElectionOptions, deps: Leade
       }
       const res = r.responses[0];
       const kv = res && res.type === 'range' ? res.kvs[0] : undefined;
+      if (kv && kv.value === options.instance && kv.lease === lease) {
+        // Our own key, under our live lease, yet we do not lead: we stepped down on our clock (a
+        // stall past the renew deadline) and the lease survived it. Never resume that term (the
+        // controller has already dropped it); give the key up, guarded by its term, so that the
+        // next round (ours or another's) elects a new, higher term. Left alone, the key would
+        // block every contender for as long as the lease lives, which is forever.
+        await store.txn({ compare: [{ key, target: 'create', op: '=', value: kv.createRevision }], success: [{ type: 'delete', key }] });
+        log.warn({ term: kv.createRevision }, `released the leader key of term ${kv.createRevision}, which this instance no longer acts on`);
+        return;
+      }
       const before = seen?.term;
       seen = kv ? { name: kv.value, term: kv.createRevision, lease: kv.lease } : null;
       if (seen && seen.term !== before) {
