@@ -110,7 +110,7 @@ export function createFailoverController(options: { config: Pick<Config, 'cluste
   const metrics = createFailoverMetrics(deps.registry);
   const runner = createTransitionRunner({ clusters, preferred: names[0], steps }, {
     routing, health: deps.health, prechecks: deps.prechecks, notify: deps.notify, logger: log, metrics, now, sleep: deps.sleep ?? abortableSleep,
-    leadership: deps.leadership, reload: deps.reload,
+    leadership: deps.leadership, reload: deps.reload, quorum: deps.quorum,
   });
 
   const showState = () => {

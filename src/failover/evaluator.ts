@@ -45,6 +45,8 @@ export interface Evaluator {
   resumeNow(): void;
 }
 
+const verdictText = (h: ClusterHealth | undefined): string => (h?.healthy === true ? 'up' : h?.healthy === false ? 'down' : 'without a verdict');
+
 export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps): Evaluator {
   const { routing, runner, now } = deps;
   const log = deps.logger;
@@ -85,19 +87,30 @@ export function createEvaluator(options: EvaluatorOptions, deps: EvaluatorDeps):
   }
 
   let lastOverride: string | null = null;
-  /** This instance's verdicts, with the active marked down when a quorum of fresh observers sees it down and a target up. */
+  /**
+   * This instance's verdicts, overridden by a quorum of fresh observers that sees the active down
+   * and a target healthy: the active is marked down and that target up, whatever this instance's
+   * own probes say of either. The leader is one observer; its view of the target (its own path
+   * to it may be the broken one) must not outvote the quorum any more than its view of the active.
+   */
   function verdicts(active: string): ClusterHealth[] {
     const own = deps.health.clusters();
-    const mine = own.find((h) => h.name === active);
-    if (!deps.quorum || !mine || mine.healthy === false) { lastOverride = null; return own; }
+    if (!deps.quorum) return own;
     for (const target of options.clusters) {
       if (target === active) continue;
       const q = deps.quorum(active, target);
       if (!q.allowed) continue;
-      const why = `a quorum sees it down (${q.reason}) though this instance's probes ${mine.healthy === null ? 'have no verdict yet' : 'pass'}`;
-      if (why !== lastOverride) log.warn({ active, target, quorum: q.reason }, `${active}: ${why}`);
+      const mine = own.find((h) => h.name === active);
+      const theirs = own.find((h) => h.name === target);
+      if (mine?.healthy === false && theirs?.healthy === true) { lastOverride = null; return own; }
+      const why = `a quorum sees ${active} down and ${target} healthy (${q.reason}); this instance's probes see ${active} ${verdictText(mine)}, ${target} ${verdictText(theirs)}`;
+      if (why !== lastOverride) log.warn({ active, target, quorum: q.reason }, why);
       lastOverride = why;
-      return own.map((h) => (h.name === active ? { ...h, healthy: false, probes: [{ name: 'quorum', ok: false, latencyMs: null, error: why, checkedAt: null }] } : h));
+      return own.map((h) => {
+        if (h.name === active && h.healthy !== false) return { ...h, healthy: false, probes: [{ name: 'quorum', ok: false, latencyMs: null, error: why, checkedAt: null }] };
+        if (h.name === target && h.healthy !== true) return { ...h, healthy: true, probes: [{ name: 'quorum', ok: true, latencyMs: null, error: null, checkedAt: null }] };
+        return h;
+      });
     }
     lastOverride = null;
     return own;

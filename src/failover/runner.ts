@@ -45,6 +45,8 @@ export interface RunnerDeps {
   leadership?: FailoverLeadership;
   /** Several instances: re-reads the committed state from the store and adopts it (after a conflict or a write of unknown outcome). */
   reload?: () => Promise<void>;
+  /** Several instances: the quorum of observers; an automatic failover's target counts as healthy when it allows the move. */
+  quorum?: (active: string, target: string) => { allowed: boolean; reason: string };
 }
 
 export interface TransitionRunner {
@@ -157,7 +159,10 @@ export function createTransitionRunner(options: RunnerOptions, deps: RunnerDeps)
     const failures: string[] = [];
     const entries: JournalEntry[] = [];
     const target = deps.health.clusters().find((h) => h.name === t.to);
-    if (target?.healthy !== true) {
+    // An automatic failover goes on the quorum's word about the target too: this instance's own
+    // path to it may be the broken one (manual moves keep this instance's view; --force overrides).
+    const byQuorum = t.kind === 'failover' && target?.healthy !== true && deps.quorum?.(t.from, t.to).allowed === true;
+    if (target?.healthy !== true && !byQuorum) {
       failures.push(`target ${t.to} is not healthy (${target?.healthy === false ? 'down' : 'no verdict yet'})`);
       m.precheckFailures.labels('target-health').inc();
     }

@@ -260,7 +260,7 @@ test('a quorum that sees the active down decides even while this instance\'s own
   await until('the failover', () => routing.state().state === 'failed-over');
   await controller.idle();
   assert.equal(routing.state().active, 'west');
-  assert.match(routing.state().transition!.reason, /a quorum sees it down \(2\/2 fresh observers/);
+  assert.match(routing.state().transition!.reason, /a quorum sees east down and west healthy \(2\/2 fresh observers/);
   assert.deepEqual(calls, ['scale#1', 'promote#1']);
   await controller.stop();
 });
