@@ -28,6 +28,7 @@ const proxy: ProxyConfig = {
   trustForwarded: false,
   maxHeaderSize: 16_384,
   maxUrlLength: 8192,
+  workers: 1,
   hostnames: ['app.example.com'],
 };
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });

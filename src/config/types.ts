@@ -144,6 +144,8 @@ export interface ProxyConfig {
   trustForwarded: boolean;
   maxHeaderSize: number;
   maxUrlLength: number;
+  /** 1: the proxy forwards on the main thread; N >= 2: N worker threads with reusePort listeners share the limits. */
+  workers: number;
   hostnames: string[];             // derived from the top-level hostnames: absolute-form targets must name one of them
 }
 

@@ -546,9 +546,10 @@ function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
 }
 
 function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames: string[] | undefined, issues: Issues): ProxyConfig | undefined {
-  const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength', 'maxConnections', 'maxConnectionsPerSource', 'upstreamConnections', 'trustForwarded']);
+  const r = mapping(v, 'proxy', issues, ['listen', 'timeouts', 'maxHeaderSize', 'maxUrlLength', 'maxConnections', 'maxConnectionsPerSource', 'upstreamConnections', 'trustForwarded', 'workers']);
   if (!r) return undefined;
   const listen = listenAddress(required(r, 'listen', 'proxy', issues), 'proxy.listen', issues);
+  const workers = r.workers === undefined ? 1 : int(r.workers, 'proxy.workers', issues, 1, 64);
   const t = mapping(r.timeouts ?? {}, 'proxy.timeouts', issues, ['connect', 'headers', 'idle', 'clientHeaders', 'clientIdle']);
   if (!t) return undefined;
   const connect = t.connect === undefined ? 2000 : duration(t.connect, 'proxy.timeouts.connect', issues, 10, 600_000);
@@ -562,13 +563,17 @@ function readProxy(v: unknown, clusters: ClusterConfig[] | undefined, hostnames:
   const maxConnectionsPerSource = r.maxConnectionsPerSource === undefined ? Math.min(256, maxConnections ?? 256) : int(r.maxConnectionsPerSource, 'proxy.maxConnectionsPerSource', issues, 1, 1_000_000);
   const upstreamConnections = r.upstreamConnections === undefined ? 256 : int(r.upstreamConnections, 'proxy.upstreamConnections', issues, 1, 100_000);
   const trustForwarded = r.trustForwarded === undefined ? false : bool(r.trustForwarded, 'proxy.trustForwarded', issues);
+  // Each worker thread gets its share of the connection limits: at least one of each.
+  if (workers !== undefined && maxConnections !== undefined && workers > maxConnections) issues.push({ path: 'proxy.workers', message: `must be at most proxy.maxConnections (${maxConnections}): every worker thread gets a share of the client connections` });
+  if (workers !== undefined && upstreamConnections !== undefined && workers > upstreamConnections) issues.push({ path: 'proxy.workers', message: `must be at most proxy.upstreamConnections (${upstreamConnections}): every worker thread has its own upstream pools with a share of the connections` });
   (clusters ?? []).forEach((c, i) => {
     if (!c.upstream) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
   });
   if (!listen || connect === undefined || headers === undefined || idle === undefined || clientHeaders === undefined || maxHeaderSize === undefined || maxUrlLength === undefined
-    || clientIdle === undefined || maxConnections === undefined || maxConnectionsPerSource === undefined || upstreamConnections === undefined || trustForwarded === undefined) return undefined;
+    || clientIdle === undefined || maxConnections === undefined || maxConnectionsPerSource === undefined || upstreamConnections === undefined || trustForwarded === undefined
+    || workers === undefined) return undefined;
   return {
-    listen, timeouts: { connect, headers, idle, clientHeaders, clientIdle }, maxConnections, maxConnectionsPerSource, upstreamConnections, trustForwarded,
+    listen, timeouts: { connect, headers, idle, clientHeaders, clientIdle }, maxConnections, maxConnectionsPerSource, upstreamConnections, trustForwarded, workers,
     maxHeaderSize, maxUrlLength, hostnames: hostnames ?? [],
   };
 }
