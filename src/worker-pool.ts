@@ -72,7 +72,8 @@ function bootstrap(entry: URL): string {
 interface Slot { index: number; worker: Worker | null; serving: number }
 
 export function createWorkerPool<P, L, E = never>(options: WorkerPoolOptions<P, E>, deps: WorkerPoolDeps): WorkerPool<L> {
-  const { what, logger } = { what: options.what, logger: deps.logger };
+  const { what } = options;
+  const { logger } = deps;
   const slots: Slot[] = Array.from({ length: options.workers }, (_, index) => ({ index, worker: null, serving: 0 }));
   let closing = false;
   let unsubscribe: (() => void) | null = null;
