@@ -1,6 +1,6 @@
 // Project lint: the rules of DESIGN.md and CONVENTIONS.md that a type checker cannot see.
 // - import direction: health never imports failover; dns and proxy import only routing types
-//   (plus config types, log, errors) from the rest of src; nothing imports src/main.ts or src/cli
+//   (plus config types, log, errors, the worker pool) from the rest of src; nothing imports src/main.ts or src/cli
 //   but the cli itself;
 // - configuration slices (src/<area>/config.ts, config-*.ts) are what src/config composes: src/config
 //   imports other areas only through them, and they import nothing but the schema kit's side of
@@ -33,8 +33,10 @@ const area = (file: string): string | undefined => {
 /** What each src area may import from other src areas. */
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
-  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
-  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts'].includes(t) || (t === 'routing' && typeOnly),
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
+  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
+  // The worker threads of dns and proxy: the routing snapshot type only, like them.
+  'worker-pool.ts': (t, typeOnly) => ['log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
   routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts'].includes(t),
   config: (t) => ['errors.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',

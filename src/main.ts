@@ -11,7 +11,7 @@ import {
 import { createAdminServer, buildStatus, type CoordinationView } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { answerTtl, createDnsServer, createDnsWorkers } from './dns/index.ts';
-import { createProxyServer } from './proxy/index.ts';
+import { createProxyServer, createProxyWorkers } from './proxy/index.ts';
 import {
   createDatabaseObserver, createFailoverController, createLeaderElection, createNotifier, createObservations, createPositionFile, createPositionKey, createStep,
   electionTiming, positionsFileFor, quorumDecision, type LeaderElection, type Observations,
@@ -81,7 +81,7 @@ function withinFdBudget(config: Config, limit: number | undefined, logger: Logge
   const budget = splitFdBudget({
     limit,
     reserved: config.limits.reservedFileDescriptors,
-    listeners: config.dns.listen.length * 2 + 1 + (config.proxy ? 1 : 0),
+    listeners: config.dns.listen.length * 2 * config.dns.workers + 1 + (config.proxy?.workers ?? 0),
     dnsTcp: config.dns.tcp.maxConnections,
     upstreamConnections: config.proxy?.upstreamConnections ?? 0,
     pools: config.proxy ? config.clusters.length : 0,
@@ -320,7 +320,10 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     logger,
     registry,
     notify: notifier,
-    awaitTraffic: dnsWorkers && ((generation, signal) => dnsWorkers.awaitGeneration(generation, signal)),
+    // Every answering thread, DNS and proxy: switch-traffic is done when all of them serve it.
+    awaitTraffic: config.dns.workers > 1 || (config.proxy?.workers ?? 1) > 1
+      ? async (generation, signal) => { await Promise.all([dnsWorkers?.awaitGeneration(generation, signal), proxyWorkers?.awaitGeneration(generation, signal)]); }
+      : undefined,
   });
   const clustersNow = () => {
     if (!addressBook) return config.clusters;
@@ -328,11 +331,16 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
     return config.clusters.map((c) => (c.addressesFrom ? { ...c, addresses: [...(now.get(c.name) ?? [])] } : c));
   };
 
-  const proxy = config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, {
+  const proxyDeps = {
     routing, logger, registry,
-    isHealthy: (name) => health.clusters().find((c) => c.name === name)?.healthy !== false,
-    onUpstreamFailure: (cluster, reason) => health.reportPassiveFailure(cluster, reason),
-  });
+    isHealthy: (name: string) => health.clusters().find((c) => c.name === name)?.healthy !== false,
+    onUpstreamFailure: (cluster: string, reason: string) => health.reportPassiveFailure(cluster, reason),
+  };
+  // proxy.workers > 1: worker threads forward, with the health verdicts copied to them on every change.
+  const proxyWorkers = config.proxy && config.proxy.workers > 1
+    ? createProxyWorkers({ proxy: config.proxy, clusters: config.clusters }, { ...proxyDeps, workers: config.proxy.workers, healthChanges: (fn) => health.subscribe(fn) })
+    : undefined;
+  const proxy = proxyWorkers ?? (config.proxy === undefined ? undefined : createProxyServer({ proxy: config.proxy, clusters: config.clusters }, proxyDeps));
   let ready = false;
   const admin = createAdminServer({ admin: config.admin }, {
     logger,

@@ -6,7 +6,9 @@
 // else), runs in the same rounds, interleaved with switchyard and the peers.
 // Knobs: DURATION (s, 10), CONNECTIONS (64), WARMUP (s, 3), ROUNDS (3), PEERS ("haproxy,nginx"),
 // FAILOVER_SECONDS (10), FAILOVER_CONCURRENCY (8), DETECT_MS (500: time before switchyard's
-// routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers).
+// routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers),
+// W2 (1: also switchyard-w2, proxy.workers: 2 pinned to both CPUs, sharing CPU 1 with wrk; 0: not),
+// FAILOVER (1: run the failover part; 0: skip it).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
@@ -40,6 +42,8 @@ const FAILOVER_CONCURRENCY = num('FAILOVER_CONCURRENCY', 8);
 const DETECT_MS = num('DETECT_MS', 500);
 const PEERS = (process.env.PEERS ?? 'haproxy,nginx').split(',').map((s) => s.trim()).filter(Boolean);
 const FAILOVER_PEERS = process.env.FAILOVER_PEERS !== '0';
+const W2 = process.env.W2 !== '0';
+const FAILOVER = process.env.FAILOVER !== '0';
 const PROXY_CPU = '0';
 const LOAD_CPU = cpus().length > 1 ? '1' : '0';
 
@@ -108,18 +112,18 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
   return { rps, p99ms, p50ms, requests, errors, non2xx };
 }
 
-type ProxyName = 'switchyard' | 'node-proxy' | 'haproxy' | 'nginx';
+type ProxyName = 'switchyard' | 'switchyard-w2' | 'node-proxy' | 'haproxy' | 'nginx';
 
 async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
   let p: Child;
-  if (name === 'switchyard') {
-    const d = join(dir, 'switchyard');
+  if (name === 'switchyard' || name === 'switchyard-w2') {
+    const d = join(dir, name);
     mkdirSync(d, { recursive: true });
-    const sy = cleanup.spawn('switchyard', NODE, [join(HERE, 'switchyard-proxy.ts')], {
-      cpu: PROXY_CPU,
+    const sy = cleanup.spawn(name, NODE, [join(HERE, 'switchyard-proxy.ts')], {
+      cpu: name === 'switchyard' ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`,
       stdin: true,
       env: {
-        ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn',
+        ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn', PROXY_WORKERS: name === 'switchyard' ? '1' : '2',
         EAST_URL: `http://${east.host}:${east.port}`, WEST_URL: `http://${west.host}:${west.port}`, STATE_FILE: join(d, 'state.json'),
       },
     });
@@ -177,7 +181,7 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${memGiB} GiB, Linux ${release()}; Node ${process.version}; ${version('haproxy', ['-v'])}; ${version('nginx', ['-v'])}; ${version('wrk', ['-v'])}`;
 }
 
-const ports = { switchyard: await freePort('127.0.0.1'), 'node-proxy': await freePort('127.0.0.1'), haproxy: await freePort('127.0.0.1'), nginx: await freePort('127.0.0.1') };
+const ports = { switchyard: await freePort('127.0.0.1'), 'switchyard-w2': await freePort('127.0.0.1'), 'node-proxy': await freePort('127.0.0.1'), haproxy: await freePort('127.0.0.1'), nginx: await freePort('127.0.0.1') };
 const addr = (n: ProxyName): Addr => ({ host: '127.0.0.1', port: ports[n] });
 
 try {
@@ -191,7 +195,7 @@ try {
 
   interface Run extends WrkResult { idleRssKiB: number; peakRssKiB: number; cpuPerRequestUs: number; cpuShare: number }
   const rounds = new Map<ProxyName, Run[]>();
-  const names = ['switchyard', 'node-proxy', ...PEERS] as ProxyName[];
+  const names = ['switchyard', 'node-proxy', ...(W2 ? ['switchyard-w2'] : []), ...PEERS] as ProxyName[];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const name of names) {
       const p = await startProxy(name, addr(name));
@@ -213,7 +217,7 @@ try {
   const results = new Map<ProxyName, Run>([...rounds].map(([n, rs]) => [n, rs.reduce((a, b) => (b.rps > a.rps ? b : a))]));
   console.log(`\nreq/s per round: ${[...rounds].map(([n, rs]) => `${n} ${rs.map((r) => r.rps.toFixed(0)).join(' / ')}`).join('; ')}`);
   const sy = results.get('switchyard')!;
-  for (const peer of names.slice(1)) {
+  for (const peer of names.slice(1).filter((n) => n !== 'switchyard-w2')) {
     const r = results.get(peer)!;
     console.log(`switchyard / ${peer}: ${(sy.rps / r.rps).toFixed(2)} × the requests/s, p99 ${(sy.p99ms / r.p99ms).toFixed(2)} × the latency, CPU per request ${(sy.cpuPerRequestUs / r.cpuPerRequestUs).toFixed(2)} ×`);
   }
@@ -228,12 +232,14 @@ try {
   }
 
   await eastOrigin.stop();
-  console.log(`\nfailover run: ${FAILOVER_CONCURRENCY} concurrent GET streams for ${FAILOVER_SECONDS} s; east (the active origin) is SIGKILLed at ${(FAILOVER_SECONDS / 3).toFixed(1)} s; switchyard's routing moves to west ${DETECT_MS} ms later (peers rely on their own health checks and retries)`);
   const failovers = new Map<ProxyName, FailoverResult>();
-  for (const name of (FAILOVER_PEERS ? ['switchyard', ...PEERS] : ['switchyard']) as ProxyName[]) {
-    const f = await failoverRun(name, addr(name));
-    failovers.set(name, f);
-    console.log(`${name.padEnd(10)} sent ${f.sent}  failed ${f.failed}  longest request ${f.longestMs.toFixed(1)} ms  longest gap ${f.longestGapMs.toFixed(1)} ms  served ${JSON.stringify(f.byOrigin)}${f.failed ? `  errors ${JSON.stringify(f.errors)}` : ''}`);
+  if (FAILOVER) {
+    console.log(`\nfailover run: ${FAILOVER_CONCURRENCY} concurrent GET streams for ${FAILOVER_SECONDS} s; east (the active origin) is SIGKILLed at ${(FAILOVER_SECONDS / 3).toFixed(1)} s; switchyard's routing moves to west ${DETECT_MS} ms later (peers rely on their own health checks and retries)`);
+    for (const name of (FAILOVER_PEERS ? ['switchyard', ...PEERS] : ['switchyard']) as ProxyName[]) {
+      const f = await failoverRun(name, addr(name));
+      failovers.set(name, f);
+      console.log(`${name.padEnd(10)} sent ${f.sent}  failed ${f.failed}  longest request ${f.longestMs.toFixed(1)} ms  longest gap ${f.longestGapMs.toFixed(1)} ms  served ${JSON.stringify(f.byOrigin)}${f.failed ? `  errors ${JSON.stringify(f.errors)}` : ''}`);
+    }
   }
   await westOrigin.stop();
 
@@ -246,8 +252,7 @@ try {
   console.log('');
   console.log(markdownTable(['failover run', 'requests sent', 'failed', 'longest request', 'longest gap between completions'],
     [...failovers].map(([name, f]) => [name, String(f.sent), String(f.failed), `${f.longestMs.toFixed(1)} ms`, `${f.longestGapMs.toFixed(1)} ms`])));
-  const syFailover = failovers.get('switchyard')!;
-  if (syFailover.failed > 0) process.exitCode = 1;
+  if ((failovers.get('switchyard')?.failed ?? 0) > 0) process.exitCode = 1;
 } finally {
   await cleanup.run();
 }

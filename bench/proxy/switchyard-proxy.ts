@@ -1,12 +1,13 @@
 // switchyard's proxy in a process of its own for the benchmark: createProxyServer with the real
 // routing holder (file store in a temp folder). A line "active NAME" on stdin commits a move to
 // that cluster, the way the failover controller's switch-traffic step does.
-// Env: PROXY_HOST, PROXY_PORT, EAST_URL, WEST_URL, STATE_FILE, LOG_LEVEL (default warn).
+// Env: PROXY_HOST, PROXY_PORT, EAST_URL, WEST_URL, STATE_FILE, LOG_LEVEL (default warn), PROXY_WORKERS
+// (default 1; N >= 2: createProxyWorkers, as serve does with proxy.workers: N).
 import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
 import type { ClusterConfig, ProxyConfig } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
-import { createProxyServer } from '../../src/proxy/index.ts';
+import { createProxyServer, createProxyWorkers } from '../../src/proxy/index.ts';
 import { createFileStore, createRouting } from '../../src/routing/index.ts';
 
 const env = (name: string): string => {
@@ -28,11 +29,15 @@ const proxy: ProxyConfig = {
   trustForwarded: false,
   maxHeaderSize: 16_384,
   maxUrlLength: 8192,
+  workers: Number(process.env.PROXY_WORKERS ?? '1'),
   hostnames: ['app.example.com'],
 };
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
 const routing = await createRouting({ store: createFileStore({ file: env('STATE_FILE') }), clusters: ['east', 'west'] });
-const server = createProxyServer({ proxy, clusters: [cluster('east', env('EAST_URL')), cluster('west', env('WEST_URL'))] }, { routing, logger, registry: new Registry() });
+const options = { proxy, clusters: [cluster('east', env('EAST_URL')), cluster('west', env('WEST_URL'))] };
+const server = proxy.workers > 1
+  ? createProxyWorkers(options, { routing, logger, registry: new Registry(), workers: proxy.workers })
+  : createProxyServer(options, { routing, logger, registry: new Registry() });
 await server.start();
 process.stdout.write(`ready ${server.address().port}\n`);
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { checkEnvironment, cliSettings, configJsonSchema, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
 import { createLogger, prettyDestination } from '../log.ts';
@@ -72,6 +73,9 @@ async function serve(args: string[], io: Out): Promise<number> {
   let app;
   try {
     app = await startSwitchyard(config, { logger, env: process.env });
+    // Serving now: V8's defaults again (bin/switchyard.js held the optimizing tiers and the young
+    // generation's growth back during the start), for the hot paths under load.
+    for (const flag of ['--maglev', '--turbofan', '--semi-space-growth-factor=2']) setFlagsFromString(flag);
   } catch (err) {
     logger.fatal({ err, code: (err as { code?: string }).code }, `switchyard cannot start: ${describeError(err)}`);
     logger.flush();

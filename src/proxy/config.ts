@@ -18,6 +18,8 @@ export interface ProxyConfig {
   trustForwarded: boolean;
   maxHeaderSize: number;
   maxUrlLength: number;
+  /** 1: the proxy forwards on the main thread; N >= 2: N worker threads with reusePort listeners share the limits. */
+  workers: number;
   hostnames: string[];             // derived from the top-level hostnames: absolute-form targets must name one of them
 }
 
@@ -36,6 +38,7 @@ export const proxySchema = s.object({
   maxConnectionsPerSource: s.optional(s.integer(1, 1_000_000, { description: 'client connections from one address; further ones are closed at once (`reason="per_source"`). Behind a load balancer that does not preserve the client address, raise it to `maxConnections`' }), { default: '`256` (at most `maxConnections`)' }),
   upstreamConnections: s.integer(1, 100_000, { default: 256, description: 'connections of each cluster\'s upstream pool, independent of client connections: requests beyond it wait for a pooled connection instead of opening more' }),
   trustForwarded: s.boolean({ default: false, description: '`false` (an edge facing clients directly): the client\'s `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded` are dropped and replaced by the proxy\'s own, so a client cannot forge its address to the application. `true` (a proxy you run is in front): the proxy appends to them. Either way a client cannot remove them by naming them in `Connection`' }),
+  workers: s.integer(1, 64, { default: 1, description: '`1`: the proxy forwards on the main thread. `N` ≥ 2: N worker threads, each with its own `SO_REUSEPORT` listener on `proxy.listen` (the kernel spreads client connections by source address and port) and its own upstream pools; `switch-traffic` is journaled done only once every worker (and every DNS worker) forwards by the new routing generation. The limits are split: each worker accepts `maxConnections / N` client connections (rounded down), `maxConnectionsPerSource / N` from one address (rounded up) and opens `upstreamConnections / N` per cluster (rounded down), so the process stays within the [file-descriptor budget](#limits); so `workers` must be at most `maxConnections` and `upstreamConnections`. Metrics add up every worker. Each worker costs about 15–20 MiB. See src/proxy/README.md' }),
 }, { description: 'The HTTP reverse proxy in front of both clusters; absent: no proxy.' });
 
 /** `upstreams[i]`: whether cluster i has an upstream (every cluster needs one when the proxy is configured). */
@@ -45,5 +48,8 @@ export function readProxy(v: unknown, upstreams: readonly boolean[] | undefined,
     if (!u) issues.push({ path: `clusters[${i}].upstream`, message: 'is required when proxy is configured' });
   });
   if (!r) return undefined;
+  // Each worker thread gets its share of the connection limits: at least one of each.
+  if (r.workers > r.maxConnections) issues.push({ path: 'proxy.workers', message: `must be at most proxy.maxConnections (${r.maxConnections}): every worker thread gets a share of the client connections` });
+  if (r.workers > r.upstreamConnections) issues.push({ path: 'proxy.workers', message: `must be at most proxy.upstreamConnections (${r.upstreamConnections}): every worker thread has its own upstream pools with a share of the connections` });
   return { ...r, maxConnectionsPerSource: r.maxConnectionsPerSource ?? Math.min(256, r.maxConnections), hostnames: hostnames ?? [] };
 }

@@ -5,9 +5,9 @@
 // DNS over TCP, so idle connections cannot lock real clients out; when none is idle the new
 // connection is closed at once. Either way the file descriptors in use stay within the budget.
 import type { Socket } from 'node:net';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ProxyMetrics, RefuseReason } from './metrics.ts';
 
-export type RefuseReason = 'limit' | 'per_source';
+export type { RefuseReason };
 
 export interface ConnectionBudget {
   /** Registers the socket, or closes it (or an older idle one) to stay within the limits. False: refused. */
@@ -18,7 +18,8 @@ export interface ConnectionBudget {
 
 export interface ConnectionBudgetOptions { limit: number; perSource: number }
 export interface ConnectionBudgetDeps {
-  registry: Registry;
+  /** Counts open, refused and evicted connections (the limit gauge is the metrics' own). */
+  metrics: ProxyMetrics;
   /** Tunnels open to every upstream (each holds one upstream socket). */
   tunnels(): number;
   /** Whether the client socket carries an upgraded tunnel. */
@@ -33,19 +34,14 @@ const busy = (socket: Socket): boolean => (socket as Socket & { _httpMessage?: u
 export function createConnectionBudget(options: ConnectionBudgetOptions, deps: ConnectionBudgetDeps): ConnectionBudget {
   const clients = new Set<Socket>();            // in accept order: the oldest first
   const perSource = new Map<string, number>();
-  const open = new Gauge({ name: 'switchyard_proxy_connections', help: 'Open client connections to the proxy', registers: [deps.registry] });
-  new Gauge({ name: 'switchyard_proxy_connections_limit', help: 'Client connections the proxy accepts (proxy.maxConnections, lowered to fit the file-descriptor budget)', registers: [deps.registry] }).set(options.limit);
-  const refused = new Counter({ name: 'switchyard_proxy_connections_refused_total', help: 'Client connections closed at once: limit (every slot busy) or per_source (proxy.maxConnectionsPerSource)', labelNames: ['reason'] as const, registers: [deps.registry] });
-  const evicted = new Counter({ name: 'switchyard_proxy_connections_evicted_total', help: 'Idle client connections closed to make room for a new one at proxy.maxConnections', registers: [deps.registry] });
-  refused.labels('limit').inc(0);
-  refused.labels('per_source').inc(0);
+  const { metrics } = deps;
 
   const evictOldestIdle = (): boolean => {
     for (const s of clients) {
       if (busy(s) || deps.isTunnel(s)) continue;
       s.destroy();
       forget(s);
-      evicted.inc();
+      metrics.evicted();
       deps.onPressure('evicted', 'limit', clients.size);
       return true;
     }
@@ -54,7 +50,7 @@ export function createConnectionBudget(options: ConnectionBudgetOptions, deps: C
 
   const forget = (socket: Socket) => {
     if (!clients.delete(socket)) return;
-    open.dec();
+    metrics.connections(-1);
     const source = socket.remoteAddress ?? '';
     const n = (perSource.get(source) ?? 1) - 1;
     if (n <= 0) perSource.delete(source);
@@ -63,7 +59,7 @@ export function createConnectionBudget(options: ConnectionBudgetOptions, deps: C
 
   const refuse = (socket: Socket, reason: RefuseReason): false => {
     socket.destroy();
-    refused.labels(reason).inc();
+    metrics.refused(reason);
     deps.onPressure('refused', reason, clients.size);
     return false;
   };
@@ -76,7 +72,7 @@ export function createConnectionBudget(options: ConnectionBudgetOptions, deps: C
       if (clients.size + deps.tunnels() >= options.limit && !evictOldestIdle()) return refuse(socket, 'limit');
       clients.add(socket);
       perSource.set(source, fromSource + 1);
-      open.inc();
+      metrics.connections(1);
       socket.once('close', () => forget(socket));
       return true;
     },

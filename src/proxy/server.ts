@@ -17,7 +17,7 @@ import { retryCluster, shouldRetry, transitionSettled, type RetryFacts, type Ups
 import { createConnectionBudget } from './connection-budget.ts';
 import { buildUpstreamHeaders, clientAddress } from './headers.ts';
 import { HttpExchange } from './http-exchange.ts';
-import { NO_CLUSTER, createProxyMetrics } from './metrics.ts';
+import { NO_CLUSTER, createProxyMetrics, type ProxyMetrics } from './metrics.ts';
 import { buildReplies, sendRawReply, sendReply, type ProxyErrorCode, type Reply } from './replies.ts';
 import { parseTarget } from './target.ts';
 import { TunnelExchange } from './tunnel-exchange.ts';
@@ -28,7 +28,11 @@ export interface ProxyServerOptions { proxy: ProxyConfig; clusters: ClusterConfi
 export interface ProxyServerDeps {
   routing: RoutingSource;
   logger: Logger;
-  registry: Registry;
+  /** Where the proxy metrics are registered; a worker thread passes `metrics` (its shared counters) instead. */
+  registry?: Registry;
+  metrics?: ProxyMetrics;
+  /** Listen with SO_REUSEPORT (proxy worker threads share the port). */
+  reusePort?: boolean;
   /** The health module's verdict; clusters it calls unhealthy are not retried on. Default: all healthy. */
   isHealthy?: (cluster: string) => boolean;
   /** Passive health signal: called once per failed connection attempt to a cluster's upstream. */
@@ -40,6 +44,8 @@ export interface ProxyServer {
   /** Stops accepting, closes tunnels and idle connections, lets in-flight requests finish (5 s at most). */
   close(): Promise<void>;
   address(): { address: string; port: number };
+  /** Generation of the routing snapshot the proxy forwards by. */
+  generation(): number;
 }
 
 const CLOSE_GRACE_MS = 5_000;
@@ -49,7 +55,8 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
   const { proxy } = options;
   const log = deps.logger.child({ module: 'proxy' });
   const order = options.clusters.map((c) => c.name);
-  const metrics = createProxyMetrics(deps.registry, order);
+  const metrics = deps.metrics ?? (deps.registry && createProxyMetrics(deps.registry, order, proxy.maxConnections));
+  if (metrics === undefined) throw new TypeError('createProxyServer needs a registry or metrics');
   const replies = buildReplies();
   const hostnames = new Set(proxy.hostnames);
   const isHealthy = deps.isHealthy ?? (() => true);
@@ -100,11 +107,13 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
     },
   };
 
+  let generation = deps.routing.current().generation;
   let activeName = deps.routing.current().active;
   let active = upstreams.get(activeName);
   let unsubscribe: (() => void) | undefined;
 
   const onSnapshot = (s: RoutingSnapshot) => {
+    generation = s.generation;
     if (s.active !== activeName) {
       const previous = upstreams.get(activeName);
       log.info({ from: activeName, to: s.active, generation: s.generation, epoch: s.epoch }, `proxy now forwards new requests to ${s.active} (was ${activeName}); closing idle connections to ${activeName}`);
@@ -185,7 +194,7 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
   server.timeout = Math.max(proxy.timeouts.idle, proxy.timeouts.headers) + 1000;
   server.keepAliveTimeout = proxy.timeouts.clientIdle;
   const budget = createConnectionBudget({ limit: proxy.maxConnections, perSource: proxy.maxConnectionsPerSource }, {
-    registry: deps.registry,
+    metrics,
     tunnels() {
       let n = 0;
       for (const up of upstreams.values()) n += up.tunnels.size;
@@ -220,7 +229,7 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error) => reject(new SwitchyardError('SWY_LISTEN_FAILED', `proxy cannot listen on ${host}:${port}: ${describeError(err)}`, { listen: `${host}:${port}` }, { cause: err }));
         server.once('error', onError);
-        server.listen({ host, port }, () => {
+        server.listen({ host, port, reusePort: deps.reusePort === true }, () => {
           server.off('error', onError);
           resolve();
         });
@@ -243,6 +252,7 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
       }
       await Promise.all([...upstreams.values()].map((up) => up.close()));
     },
+    generation: () => generation,
     address() {
       const a = server.address();
       if (a === null || typeof a === 'string') throw new SwitchyardError('SWY_LISTEN_FAILED', 'the proxy is not listening');

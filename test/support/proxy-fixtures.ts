@@ -89,12 +89,9 @@ export interface TestProxyOptions {
   trustForwarded?: boolean;
 }
 
-export async function startTestProxy(o: TestProxyOptions): Promise<TestProxy> {
-  const registry = new Registry();
-  const routing = fakeRouting(o.active ?? o.clusters[0].name);
-  const failures: Array<{ cluster: string; reason: string }> = [];
-  const healthy = new Map<string, boolean>();
-  const proxyConfig: ProxyConfig = {
+/** The proxy configuration of the tests: test timeouts, loopback, any port. */
+export function testProxyConfig(o: Omit<TestProxyOptions, 'clusters' | 'active'>): ProxyConfig {
+  return {
     listen: { host: '127.0.0.1', port: 0, family: 4 },
     timeouts: { connect: 2000, headers: 5000, idle: 5000, clientHeaders: 5000, clientIdle: 5000, ...o.timeouts },
     maxConnections: o.maxConnections ?? 10_000,
@@ -103,8 +100,17 @@ export async function startTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     trustForwarded: o.trustForwarded ?? false,
     maxHeaderSize: o.maxHeaderSize ?? 16_384,
     maxUrlLength: o.maxUrlLength ?? 8192,
+    workers: 1,
     hostnames: o.hostnames ?? ['app.example.com'],
   };
+}
+
+export async function startTestProxy(o: TestProxyOptions): Promise<TestProxy> {
+  const registry = new Registry();
+  const routing = fakeRouting(o.active ?? o.clusters[0].name);
+  const failures: Array<{ cluster: string; reason: string }> = [];
+  const healthy = new Map<string, boolean>();
+  const proxyConfig = testProxyConfig(o);
   const proxy = createProxyServer({ proxy: proxyConfig, clusters: o.clusters }, {
     routing,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -190,3 +190,16 @@ test('postgres steps: a 1 MiB lag bound by default, unbounded only when said, no
   assert.match(bad('    - postgres-promote: { maxRecordAge: soon }')[0], /^failover\.steps\[1\]\.postgres-promote\.maxRecordAge: expected a duration/);
   assert.match(bad('    - postgres-fence: { mode: polite }')[0], /^failover\.steps\[1\]\.postgres-fence\.mode: /);
 });
+
+test('proxy.workers: 1 by default, 1..64, and never more than the connection limits it splits', () => {
+  const proxied = BASE.replace('addresses: [127.0.0.2, "::1"]', 'addresses: [127.0.0.2, "::1"]\n    upstream: http://127.0.0.2:8080').replace('addresses: [127.0.0.3]', 'addresses: [127.0.0.3]\n    upstream: http://127.0.0.3:8080');
+  assert.equal(parseConfig(`${proxied}proxy: { listen: "127.0.0.1:8080" }\n`, {}, '/etc/switchyard').proxy?.workers, 1);
+  assert.equal(parseConfig(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 4 }\n`, {}, '/etc/switchyard').proxy?.workers, 4);
+  assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 0 }\n`).map((i) => i.path), ['proxy.workers']);
+  assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 65 }\n`).map((i) => i.path), ['proxy.workers']);
+  assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 1.5 }\n`).map((i) => i.path), ['proxy.workers']);
+  assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 4, maxConnections: 3 }\n`),
+    [{ path: 'proxy.workers', message: 'must be at most proxy.maxConnections (3): every worker thread gets a share of the client connections' }]);
+  assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 4, upstreamConnections: 2 }\n`),
+    [{ path: 'proxy.workers', message: 'must be at most proxy.upstreamConnections (2): every worker thread has its own upstream pools with a share of the connections' }]);
+});
