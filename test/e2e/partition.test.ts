@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { electionTiming } from '../../src/failover/leader.ts';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
-import { createContenders, type Contender } from '../support/contender.ts';
+import { createContenders, type Contender, type ContenderEvent } from '../support/contender.ts';
 import { createNetworkLab, type CutMode, type NetworkLab, type Site } from '../support/netns.ts';
 
 const TTL = 3;
@@ -36,7 +36,7 @@ const endpointsFrom = (i: number) => [etcd.endpoints[i], ...etcd.endpoints.filte
 
 let round = 0;
 for (const mode of ['link', 'drop'] as CutMode[]) {
-  test(`the leader's site is cut off (${mode}): it stops leading and cannot commit; the majority elects; it follows after healing`, async (t) => {
+  test(`the leader's site is cut off (${mode}): it stops leading and cannot commit; the majority elects; after healing one leader again and its old term refused`, async (t) => {
     const prefix = `/swy-part/${process.pid}/${++round}`;
     const a = contenders.start(`a${round}`, prefix, TTL, endpointsFrom(0), sites[0].wrap);
     const first = await a.next((e) => e.t === 'leading', 30_000);
@@ -48,6 +48,7 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
 
     const from = a.events.length;
     const cutAt = performance.now();
+    let elected!: { c: Contender; e: ContenderEvent };
     lab.cut(sites[0], mode);
     try {
       const stopped = await a.next((e) => e.t === 'stopped', timing.renewDeadline + SLACK + 5000, from);
@@ -55,7 +56,7 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
 
       t.diagnostic(`cut (${mode}) → isolated leader stopped after ${Math.round(stopped.at - cutAt)} ms`);
       const bound = ELECTION_TIMEOUT + timing.leaseDuration + timing.retryPeriod + SLACK;
-      const elected = await Promise.any(others.map((c) => c.next((e) => e.t === 'leading', bound + 10_000).then((e) => ({ c, e }))));
+      elected = await Promise.any(others.map((c) => c.next((e) => e.t === 'leading', bound + 10_000).then((e) => ({ c, e }))));
       assert.ok(elected.e.at - cutAt <= bound, `majority side elected ${elected.c.name} ${Math.round(elected.e.at - cutAt)} ms after the cut (bound ${bound} ms)`);
       t.diagnostic(`cut (${mode}) → majority elected after ${Math.round(elected.e.at - cutAt)} ms`);
       assert.ok(elected.e.term! > first.term!, `terms only increase (${first.term} → ${elected.e.term})`);
@@ -73,10 +74,13 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
     } finally {
       lab.heal(sites[0]);
     }
-    const leader = others.find((c) => c.leading())!;
-    await a.next((e) => e.t === 'leader' && e.name === leader.name, 30_000, from);
+    // After healing, exactly one leader again: usually a follows the majority's leader, but a
+    // rejoining member can move etcd's own leadership, stall keep-alives past the renew deadline
+    // and so hand the key on (even to a, under a new, higher term). Either is correct.
+    const settled = await a.next((e) => (e.t === 'leader' && e.name !== a.name) || e.t === 'leading', 30_000, from);
+    if (settled.t === 'leading') assert.ok(settled.term! > elected.e.term!, `a leads again only under a higher term (${elected.e.term} → ${settled.term})`);
     // Right after healing, the isolated member may still be catching up and a request can fail
-    // in transport (SWY_STATE_WRITE). That is not the claim: retry a few times, a bounded number,
+    // in transport (SWY_STATE_READ, SWY_STATE_WRITE). That is not the claim: retry a few times, a bounded number,
     // and require that no attempt commits and that the guard is what finally refuses it.
     const attempts: (string | undefined)[] = [];
     for (let i = 0; i < 8; i++) {
@@ -85,7 +89,7 @@ for (const mode of ['link', 'drop'] as CutMode[]) {
       const healed = await a.next((e) => e.t === 'write', 15_000, h0);
       assert.equal(healed.ok, false, `reachable again, the old leader's write #${i + 1} must not commit`);
       attempts.push(healed.code);
-      if (healed.code !== 'SWY_STATE_WRITE') break;
+      if (healed.code !== 'SWY_STATE_WRITE' && healed.code !== 'SWY_STATE_READ') break;
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(attempts.at(-1), 'SWY_STORE_NOT_LEADER', `reachable again, its old term is refused by the guard (attempts: ${attempts.join(', ')})`);

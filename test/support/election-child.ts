@@ -5,7 +5,7 @@
 //   {"t":"write","ok":true,"generation":G,"term":N} | {"t":"write","ok":false,"code":"SWY_..."}
 // Commands on stdin, one per line:
 //   write     a state write through the election's guard (refused on this clock when not leading)
-//   reckless  a state write with the guard it held when it last led, ignoring its own clock: only
+//   reckless  a state write with the guard of the first term it led, ignoring its own clock: only
 //             the store can refuse it (this is what a paused leader's in-flight code would do)
 // Usage: node election-child.ts NAME PREFIX TTL_SECONDS ENDPOINT[,ENDPOINT...]
 import { createInterface } from 'node:readline';
@@ -27,10 +27,13 @@ const session = createLeaseSession({ ttlSeconds: Number(ttlText), keepAliveEvery
 const election = createLeaderElection({ prefix, instance: name, timing }, { store, session, logger });
 let lastGuard: Compare[] | null = null;
 const state = createEtcdStateStore({ prefix }, { store, guard: () => election.guard(), onGuardRefused: (r) => election.refused(r) });
-const reckless = createEtcdStateStore({ prefix }, { store, guard: () => lastGuard ?? [] });
+// The guard of the FIRST term this process led: after it lost that term it may lead again under a
+// new one, and the old term's guard must still be refused.
+let firstGuard: Compare[] | null = null;
+const reckless = createEtcdStateStore({ prefix }, { store, guard: () => firstGuard ?? [] });
 
 election.onChange((c) => {
-  if (c.leading) { lastGuard = election.guard(); out({ t: 'leading', term: c.term }); }
+  if (c.leading) { lastGuard = election.guard(); firstGuard ??= lastGuard; out({ t: 'leading', term: c.term }); }
   else if (c.leader && c.leader.name !== name) out({ t: 'leader', name: c.leader.name, term: c.leader.term });
   else out({ t: 'stopped', reason: c.reason });
 });
