@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, NODE, REPO } from '../../test/support/switchyard-process.ts';
+import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
 import type { HealthPair } from '../support/health-pair.ts';
 import type { Child, Cleanup } from '../support/processes.ts';
@@ -75,7 +75,7 @@ const switchyardWith = (name: 'switchyard' | 'switchyard-w2', workers: number): 
     const file = join(ctx.dir, 'switchyard.yaml');
     writeFileSync(file, config);
     const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-    return ctx.cleanup.spawn(name, NODE, [...nodeFlags, BIN, 'serve', '--config', file], { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
+    return ctx.cleanup.spawn(name, NODE, [...SERVE_NODE_FLAGS, ...nodeFlags, BIN, 'serve', '--config', file], { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
   },
 });
 const switchyard = switchyardWith('switchyard', 1);

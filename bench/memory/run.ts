@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../../test/support/ports.ts';
-import { BIN, NODE, REPO } from '../../test/support/switchyard-process.ts';
+import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { intKnob, KnobError } from '../support/knobs.ts';
 import { createCleanup } from '../support/processes.ts';
 import { rssKiB } from '../dns/usage.ts';
@@ -53,7 +53,7 @@ async function serveIdleRss(cleanup: ReturnType<typeof createCleanup>, dir: stri
       .replace('./switchyard-state.json', join(dir, `state-${i}.json`));
     const file = join(dir, `switchyard-${i}.yaml`);
     writeFileSync(file, config);
-    const p = cleanup.spawn('switchyard', NODE, [BIN, 'serve', '--config', file], { cwd: dir });
+    const p = cleanup.spawn('switchyard', NODE, [...SERVE_NODE_FLAGS, BIN, 'serve', '--config', file], { cwd: dir });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     if (!p.alive()) throw new Error(`switchyard serve exited:\n${p.output()}`);
     rounds.push(rssKiB(p.pid) / 1024);

@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE } from '../../test/support/switchyard-process.ts';
+import { NODE, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { createCleanup, waitForChild, type Child } from '../support/processes.ts';
 import { markdownTable } from '../support/table.ts';
@@ -119,7 +119,7 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
   if (name === 'switchyard' || name === 'switchyard-w2') {
     const d = join(dir, name);
     mkdirSync(d, { recursive: true });
-    const sy = cleanup.spawn(name, NODE, [join(HERE, 'switchyard-proxy.ts')], {
+    const sy = cleanup.spawn(name, NODE, [...SERVE_NODE_FLAGS, join(HERE, 'switchyard-proxy.ts')], {
       cpu: name === 'switchyard' ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`,
       stdin: true,
       env: {

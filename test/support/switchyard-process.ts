@@ -11,6 +11,15 @@ import { freePort } from './ports.ts';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const NODE = process.execPath;
 export const BIN = join(REPO, 'bin/switchyard.js');
+/**
+ * The Node flags switchyard is started with (deploy/Dockerfile's ENTRYPOINT, bin/switchyard.js's
+ * shebang; test/unit/node-flags.test.ts keeps the three the same): a young generation of at most
+ * 2 × 4 MiB instead of V8's 2 × 64 MiB, which under full proxy load took the peak RSS from about
+ * 220 to about 120 MiB at no measurable CPU cost (docs/benchmarks.md, "Peak memory"). The heap's
+ * size is fixed when the isolate is made, so `v8.setFlagsFromString` cannot set it later.
+ * The benchmarks start serve with them, as the image does.
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 export interface SwitchyardProcess {
   dir: string;
