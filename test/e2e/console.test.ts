@@ -246,7 +246,7 @@ describe('console with a database per cluster (real PostgreSQL)', () => {
     cleanups.push(() => sy.stop());
   });
 
-  test('status and page show primary and standby, and the lag grows while replay is paused', async () => {
+  test('status and page show primary and standby, and the lag grows while replay is paused', async (t) => {
     const caughtUp = await until('east primary, west a streaming standby with no lag', async () => {
       const d = await databases();
       return d.east.role === 'primary' && d.west.role === 'standby' && d.west.lagBytes === 0 && d.west.replication?.state === 'streaming' ? d : undefined;
@@ -262,10 +262,14 @@ describe('console with a database per cluster (real PostgreSQL)', () => {
     assert.match(await page.textContent('article.cluster[data-cluster="west"] .db') ?? '', /lag 0 B, 0 ms · streaming, async/);
 
     await pauseReplay(pair.standby);
+    t.after(() => resumeReplay(pair.standby).catch(() => {}));
     await generateLag(pair.primary, { rows: 2000 });
     const first = await until('a lag in bytes and seconds while replay is paused', async () => {
       const d = (await databases()).west;
-      return d.replayPaused && d.lagBytes !== null && d.lagBytes > 100_000 && d.lagSeconds !== null && d.lagSeconds > 0 ? d : undefined;
+      // The WAL reaches the standby a moment after the primary wrote it: wait until it is received
+      // (what is missing then is only replay, which is paused).
+      return d.replayPaused && d.lagBytes !== null && d.lagBytes > 100_000 && d.lagSeconds !== null && d.lagSeconds > 0
+        && d.receiveLagBytes !== null && d.receiveLagBytes < d.lagBytes ? d : undefined;
     });
     assert.ok(first.receiveLagBytes !== null && first.receiveLagBytes < first.lagBytes!, `received (${first.receiveLagBytes} behind) is ahead of replayed (${first.lagBytes} behind): replay is what is paused`);
     await generateLag(pair.primary, { rows: 2000 });
