@@ -1,4 +1,5 @@
 // The /v1/status view: routing state beside per-cluster health. Pure: built from the two sources.
+import type { DatabaseState } from '../failover/database-observer.ts';
 import type { Config, ListenAddress } from '../config/index.ts';
 import type { ClusterHealth } from '../health/types.ts';
 import type { RoutingState, StoreStatus, Transition, UnfencedSource } from '../routing/index.ts';
@@ -17,18 +18,7 @@ export interface Attention {
  * A cluster's database as the database observer (src/failover) last saw it: its role, and for a
  * standby of the active cluster's primary its lag. Built by the observer; admin only shows it.
  */
-export interface DatabaseStatus {
-  role: 'primary' | 'standby' | 'unreachable' | 'unknown';
-  checkedAt: string | null;
-  error: string | null;
-  lsn: string | null;
-  lagBytes: number | null;
-  receiveLagBytes: number | null;
-  lagSeconds: number | null;
-  replayPaused: boolean;
-  replication: { state: string; syncState: string } | null;
-  sourceAt: string | null;
-}
+export type DatabaseStatus = DatabaseState;
 
 const DATABASE_NOT_SEEN: DatabaseStatus = {
   role: 'unknown', checkedAt: null, error: null, lsn: null, lagBytes: null, receiveLagBytes: null, lagSeconds: null, replayPaused: false, replication: null, sourceAt: null,
