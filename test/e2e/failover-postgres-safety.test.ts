@@ -7,6 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digShort } from '../support/dig.ts';
@@ -28,6 +29,21 @@ const metric = async (sy: SwitchyardProcess, name: string): Promise<number> => {
 };
 const stateFile = (dir: string) => JSON.parse(readFileSync(join(dir, 'switchyard-state.json'), 'utf8'));
 
+/** A webhook receiver on 127.0.0.1 that keeps every JSON body (the notify list's). */
+async function receiver(): Promise<{ url: string; bodies: Array<Record<string, unknown>> }> {
+  const bodies: Array<Record<string, unknown>> = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c) => { text += c; });
+    req.on('end', () => { try { bodies.push(JSON.parse(text)); } catch { bodies.push({ unparsable: text }); } res.end(); });
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  receivers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, bodies };
+}
+const receivers: Server[] = [];
+after(() => { for (const s of receivers) { s.closeAllConnections(); s.close(); } });
+
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, sy?: SwitchyardProcess): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -41,7 +57,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 
 const inRecovery = async (node: PgPair['primary']) => (await node.query('SELECT pg_is_in_recovery() AS r'))[0].r as boolean;
 
-function config(east: HealthEndpoint, west: HealthEndpoint, db: PgPair, steps: string): string {
+function config(east: HealthEndpoint, west: HealthEndpoint, db: PgPair, steps: string, extra = ''): string {
   return `
 zone: { name: example.com, ttl: 5, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
@@ -61,7 +77,7 @@ failover:
 ${steps}
 dns: { listen: ["127.0.0.1:\${DNS_PORT}"], rateLimit: { responsesPerSecond: 0 } }
 admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
-`;
+${extra}`;
 }
 
 const STEPS = `    - switch-traffic
@@ -82,7 +98,7 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-  async function scenario(opts: { synchronous: boolean; steps?: (dir: string) => string }) {
+  async function scenario(opts: { synchronous: boolean; steps?: (dir: string) => string; extra?: string }) {
     const east = await startHealthEndpoint('127.0.0.2');
     const west = await startHealthEndpoint('127.0.0.3');
     cleanups.push(() => east.kill(), () => west.kill());
@@ -93,7 +109,7 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await db.primary.query('GRANT ALL ON orders TO app');
     await db.primary.query("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 200) g");
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
-    const yaml = config(east, west, db, opts.steps ? opts.steps(dir) : STEPS);
+    const yaml = config(east, west, db, opts.steps ? opts.steps(dir) : STEPS, opts.extra);
     const sy = await startSwitchyard({ config: yaml, dir });
     cleanups.push(() => sy.stop());
     await until('both clusters healthy', async () => (await status(sy)).clusters.every((c) => c.healthy === true), 10_000, sy);
@@ -241,8 +257,9 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await assert.rejects(db.standby.queryAs('app', 'SELECT 1'), { code: '28000' }, 'west, the new old primary, is fenced');
   });
 
-  test('an old primary that did not answer is recorded unfenced, and fenced the moment it returns', async () => {
-    const { east, db, sy, dir } = await scenario({ synchronous: true });
+  test('an old primary that did not answer is recorded unfenced, people are told, and it is fenced the moment it returns', async () => {
+    const hook = await receiver();
+    const { east, db, sy, dir } = await scenario({ synchronous: true, extra: `notify:\n  - webhook: { name: ops, url: "${hook.url}" }\n` });
     await until('a position recorded', async () => existsSync(join(dir, 'switchyard-state.positions.json')), 10_000, sy);
     await db.primary.stop('immediate');
     await east.kill();
@@ -252,6 +269,9 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     assert.match(s.lastTransition!.journal.find((e) => e.step === 'postgres-fence' && e.phase === 'done')?.detail ?? '', /unreachable; not fenced/);
     assert.equal(stateFile(dir).unfenced?.cluster, 'east');
     assert.equal(await metric(sy, 'switchyard_failover_old_primary_unfenced'), 1);
+    const told = await until('the unfenced notification', async () => hook.bodies.find((b) => b.kind === 'unfenced'), 10_000, sy);
+    assert.equal(told.cluster, 'east');
+    assert.match(String(told.summary), /old primary east could not be fenced .*switchyard fences it the moment it answers/);
 
     await db.primary.start();
     await until('east fenced on its return', async () => stateFile(dir).unfenced === undefined, 15_000, sy);
@@ -261,6 +281,8 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await until('the unfenced gauge back to 0', async () => (await metric(sy, 'switchyard_failover_old_primary_unfenced')) === 0, 5000, sy);
     assert.equal((await status(sy)).active, 'west');
     assert.match(sy.logs(), /old primary east answered and is fenced now/);
+    const fenced = await until('the fenced notification', async () => hook.bodies.find((b) => b.kind === 'fenced'), 10_000, sy);
+    assert.match(String(fenced.summary), /old primary east \(source of move \d+\) answered and was fenced: fenced \(nologin\)/);
   });
 
   test('a resume after a crash never counts a foreign promotion as its own', async () => {
