@@ -1,11 +1,13 @@
 // Whole-process database safety with real PostgreSQL: `switchyard serve` is the real binary,
 // DNS is checked with dig, the databases with SQL. A stale standby never gets promoted, the
 // fenced old primary never gets traffic back before it is rebuilt (the runbook procedure is run
-// as written), an unfenced old primary is fenced when it returns, and a resumed move never takes
-// someone else's promotion for its own.
+// as written), a stale or missing position record holds, the fence of a real move withstands
+// what undid the old one and a restart, an unfenced old primary is fenced when it returns, and a
+// resumed move never takes someone else's promotion for its own.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digShort } from '../support/dig.ts';
@@ -27,6 +29,21 @@ const metric = async (sy: SwitchyardProcess, name: string): Promise<number> => {
 };
 const stateFile = (dir: string) => JSON.parse(readFileSync(join(dir, 'switchyard-state.json'), 'utf8'));
 
+/** A webhook receiver on 127.0.0.1 that keeps every JSON body (the notify list's). */
+async function receiver(): Promise<{ url: string; bodies: Array<Record<string, unknown>> }> {
+  const bodies: Array<Record<string, unknown>> = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c) => { text += c; });
+    req.on('end', () => { try { bodies.push(JSON.parse(text)); } catch { bodies.push({ unparsable: text }); } res.end(); });
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  receivers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, bodies };
+}
+const receivers: Server[] = [];
+after(() => { for (const s of receivers) { s.closeAllConnections(); s.close(); } });
+
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, sy?: SwitchyardProcess): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -40,7 +57,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 
 const inRecovery = async (node: PgPair['primary']) => (await node.query('SELECT pg_is_in_recovery() AS r'))[0].r as boolean;
 
-function config(east: HealthEndpoint, west: HealthEndpoint, db: PgPair, steps: string): string {
+function config(east: HealthEndpoint, west: HealthEndpoint, db: PgPair, steps: string, extra = ''): string {
   return `
 zone: { name: example.com, ttl: 5, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
@@ -60,7 +77,7 @@ failover:
 ${steps}
 dns: { listen: ["127.0.0.1:\${DNS_PORT}"], rateLimit: { responsesPerSecond: 0 } }
 admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
-`;
+${extra}`;
 }
 
 const STEPS = `    - switch-traffic
@@ -81,7 +98,7 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-  async function scenario(opts: { synchronous: boolean; steps?: (dir: string) => string }) {
+  async function scenario(opts: { synchronous: boolean; steps?: (dir: string) => string; extra?: string }) {
     const east = await startHealthEndpoint('127.0.0.2');
     const west = await startHealthEndpoint('127.0.0.3');
     cleanups.push(() => east.kill(), () => west.kill());
@@ -92,7 +109,7 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await db.primary.query('GRANT ALL ON orders TO app');
     await db.primary.query("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 200) g");
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
-    const yaml = config(east, west, db, opts.steps ? opts.steps(dir) : STEPS);
+    const yaml = config(east, west, db, opts.steps ? opts.steps(dir) : STEPS, opts.extra);
     const sy = await startSwitchyard({ config: yaml, dir });
     cleanups.push(() => sy.stop());
     await until('both clusters healthy', async () => (await status(sy)).clusters.every((c) => c.healthy === true), 10_000, sy);
@@ -128,9 +145,68 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await sy.stop();
     const again = await startSwitchyard({ config: yaml, dir });
     cleanups.push(() => again.stop());
+    // The state file still holds the first hold's reason: wait for this process's own judgement
+    // (it commits 'precheck' before it counts a failure, so a hold seen after the count is new).
+    await until('a precheck judged by the restarted process', async () => (await metric(again, 'switchyard_failover_precheck_failures_total{check="postgres-promote"}')) >= 1, 15_000, again);
     const heldAgain = await until('held after the restart', async () => { const s = await status(again); return s.state === 'held' && /blocked by prechecks/.test(s.reason) && s; }, 15_000, again);
     assert.match(heldAgain.reason, /SWY_FAILOVER_REPLICA_LAG: .*the target is \d+ bytes behind the source's last recorded WAL position/);
     assert.equal(await inRecovery(db.standby), true, 'no promotion after the restart either');
+  });
+
+  test('a record older than maxRecordAge holds with SWY_FAILOVER_POSITION_UNKNOWN, and so does no record at all, though the standby was sync', async () => {
+    // The sync standby would be promoted with RPO 0 on a fresh record (the unfenced test below);
+    // here the record is older than maxRecordAge by the time east is judged down.
+    const steps = () => `    - switch-traffic\n    - postgres-fence\n    - postgres-promote: { maxRecordAge: 100ms }`;
+    const { east, db, sy, dir, yaml } = await scenario({ synchronous: true, steps });
+    const positions = join(dir, 'switchyard-state.positions.json');
+    await until('a position recorded', async () => existsSync(positions), 10_000, sy);
+    await db.primary.stop('immediate');
+    await east.kill();
+    const held = await until('held', async () => { const s = await status(sy); return s.state === 'held' && /blocked by prechecks/.test(s.reason) && s; }, 15_000, sy);
+    assert.match(held.reason, /postgres-promote: SWY_FAILOVER_POSITION_UNKNOWN: .*the source did not answer and its last recorded WAL position is [\d.]+ s old \(maxRecordAge 0\.1 s\): the lag is unknown/);
+    assert.equal(held.active, 'east', 'traffic not moved');
+    assert.equal(await inRecovery(db.standby), true, 'no promotion');
+
+    // The record lost as well (a new volume): no position was ever recorded, still a hold.
+    await sy.stop();
+    rmSync(positions);
+    const again = await startSwitchyard({ config: yaml, dir });
+    cleanups.push(() => again.stop());
+    // The state file still holds the first hold's reason: wait for this process's own judgement.
+    const heldAgain = await until('held on no record after the restart', async () => { const s = await status(again); return s.state === 'held' && /no WAL position of it was ever recorded/.test(s.reason) && s; }, 15_000, again);
+    assert.match(heldAgain.reason, /postgres-promote: SWY_FAILOVER_POSITION_UNKNOWN: .*no WAL position of it was ever recorded/);
+    assert.equal(await inRecovery(db.standby), true, 'no promotion after the restart either');
+  });
+
+  test('the fence of a real move holds against BEGIN READ WRITE, SET ... = off, a role-level setting and a restart of the old primary', async () => {
+    const { east, db, sy } = await scenario({ synchronous: false });
+    /** The ways a client tries to write, each in its own session: the SQLSTATE, or WROTE. */
+    const writes = async (node: PgPair['primary'], base: number): Promise<string[]> => {
+      const out: string[] = [];
+      for (const sql of [
+        `INSERT INTO orders VALUES (${base + 1}, 'plain')`,
+        `BEGIN READ WRITE; INSERT INTO orders VALUES (${base + 2}, 'begin read write'); COMMIT`,
+        `SET default_transaction_read_only = off; INSERT INTO orders VALUES (${base + 3}, 'set off')`,
+      ]) out.push(await node.queryAs('app', sql).then(() => 'WROTE', (err: { code?: string; message: string }) => err.code ?? err.message));
+      return out;
+    };
+    await east.kill();
+    const s = await until('failed over', async () => { const x = await status(sy); return x.state === 'failed-over' && x; }, 15_000, sy);
+    assert.match(s.lastTransition!.journal.find((e) => e.step === 'postgres-fence' && e.phase === 'done')?.detail ?? '', /^fenced \(nologin\): LOGIN taken from 1 role\(s\) \(app\)/);
+    // The same statements write on the new primary: refusals below are the fence, not the SQL.
+    assert.deepEqual(await writes(db.standby, 4000), ['WROTE', 'WROTE', 'WROTE'], 'west takes every write');
+
+    const refused = ['28000', '28000', '28000'];
+    assert.deepEqual(await writes(db.primary, 3000), refused, 'east refuses every way of writing');
+    // A role-level setting, the thing that undid the old read-only fence, changes nothing.
+    await db.primary.query('ALTER ROLE app SET default_transaction_read_only = off');
+    assert.deepEqual(await writes(db.primary, 3000), refused, 'a role-level setting does not undo it');
+    await db.primary.stop('fast');
+    await db.primary.start();
+    assert.deepEqual(await writes(db.primary, 3000), refused, 'the fence survives a restart of the old primary');
+    const [n] = await db.primary.query('SELECT count(*)::int AS n FROM orders WHERE id > 3000');
+    assert.equal(n.n, 0, 'nothing was written on east');
+    assert.equal((await status(sy)).active, 'west');
   });
 
   test('a careless failback onto the never-rebuilt old primary is refused and changes nothing; the runbook procedure, as written, then fails back', async () => {
@@ -181,8 +257,9 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await assert.rejects(db.standby.queryAs('app', 'SELECT 1'), { code: '28000' }, 'west, the new old primary, is fenced');
   });
 
-  test('an old primary that did not answer is recorded unfenced, and fenced the moment it returns', async () => {
-    const { east, db, sy, dir } = await scenario({ synchronous: true });
+  test('an old primary that did not answer is recorded unfenced, people are told, and it is fenced the moment it returns', async () => {
+    const hook = await receiver();
+    const { east, db, sy, dir } = await scenario({ synchronous: true, extra: `notify:\n  - webhook: { name: ops, url: "${hook.url}" }\n` });
     await until('a position recorded', async () => existsSync(join(dir, 'switchyard-state.positions.json')), 10_000, sy);
     await db.primary.stop('immediate');
     await east.kill();
@@ -192,6 +269,9 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     assert.match(s.lastTransition!.journal.find((e) => e.step === 'postgres-fence' && e.phase === 'done')?.detail ?? '', /unreachable; not fenced/);
     assert.equal(stateFile(dir).unfenced?.cluster, 'east');
     assert.equal(await metric(sy, 'switchyard_failover_old_primary_unfenced'), 1);
+    const told = await until('the unfenced notification', async () => hook.bodies.find((b) => b.kind === 'unfenced'), 10_000, sy);
+    assert.equal(told.cluster, 'east');
+    assert.match(String(told.summary), /old primary east could not be fenced .*switchyard fences it the moment it answers/);
 
     await db.primary.start();
     await until('east fenced on its return', async () => stateFile(dir).unfenced === undefined, 15_000, sy);
@@ -201,6 +281,8 @@ describe('database safety with real PostgreSQL', { timeout: 240_000 }, () => {
     await until('the unfenced gauge back to 0', async () => (await metric(sy, 'switchyard_failover_old_primary_unfenced')) === 0, 5000, sy);
     assert.equal((await status(sy)).active, 'west');
     assert.match(sy.logs(), /old primary east answered and is fenced now/);
+    const fenced = await until('the fenced notification', async () => hook.bodies.find((b) => b.kind === 'fenced'), 10_000, sy);
+    assert.match(String(fenced.summary), /old primary east \(source of move \d+\) answered and was fenced: fenced \(nologin\)/);
   });
 
   test('a resume after a crash never counts a foreign promotion as its own', async () => {
