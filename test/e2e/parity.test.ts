@@ -1,13 +1,15 @@
 // Parity between the clusters against two fake API servers (test/support/README.md says what the
 // fake covers): `switchyard check` reports drift in an image, a ConfigMap and missing capacity and
 // exits 3; the `parity` precheck holds an automatic failover in `serve` (and --force moves anyway);
-// API errors (401, 403, 404, timeouts) give clear codes and change nothing.
+// API errors (401, 403, 404, timeouts) give clear codes and change nothing; serve's periodic
+// comparison shows in /v1/status and as a line in the console (headless Chromium).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from '../support/browser.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api.ts';
 import { BIN, NODE, startSwitchyard } from '../support/switchyard-process.ts';
 
@@ -203,6 +205,30 @@ test('serve: the parity precheck holds an automatic failover on drift; --force m
   assert.match(m, /switchyard_parity_differences\{kind="secret"\} 0/);
   assert.match(m, /switchyard_parity_blocking 1/);
   assert.match(sy.logs(), /parity: 3 difference\(s\) between the clusters/);
+
+  // /v1/status and the console carry the same comparison: one line, never a ConfigMap value.
+  const view = (await (await fetch(`${sy.adminUrl}/v1/status`)).json() as { parity: { checkedAt: string | null; error: string | null; reports: Array<{ clusters: string[]; differences: Array<{ kind: string }> }> } }).parity;
+  assert.equal(view.error, null);
+  assert.ok(view.checkedAt);
+  assert.deepEqual(view.reports.map((r) => [r.clusters, r.differences.map((d) => d.kind).sort()]), [[['east', 'west'], ['capacity', 'configmap', 'image']]]);
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(sy.adminUrl);
+  await page.waitForSelector('#parity', { timeout: 15_000 });
+  const line = (await page.textContent('#parity')) ?? '';
+  assert.match(line, /^parity east ↔ west: 3 difference\(s\), 3 blocking /);
+  assert.match(line, /image deployment app\/web container app \(east registry\.example\/app:1\.4@sha256:aaaa, west registry\.example\/app:1\.5@sha256:bbbb\)/);
+  assert.match(line, /configmap configmap app\/web-config \(east content hmac:[0-9a-f]{16}, west content hmac:[0-9a-f]{16}\)/);
+  assert.match(line, /capacity deployment app\/web \(east 10 \(hpa web maxReplicas\), west 4 \(hpa web maxReplicas\)\)/);
+  assert.ok(!line.includes('feature:'), 'no ConfigMap value in the console');
+  assert.equal(await page.getAttribute('#parity', 'data-parity'), 'blocking');
+  // Parity unknown: west's API refuses three rounds' reads (403); the line says so with the code, then recovers.
+  west.failNext('GET', '/api/v1/namespaces/app/configmaps', 403, 3);
+  await page.waitForFunction("document.querySelector('#parity')?.dataset.parity === 'unknown'", undefined, { timeout: 15_000 });
+  assert.match((await page.textContent('#parity')) ?? '', /^parity: unknown SWY_PARITY_UNKNOWN: .*SWY_KUBE_FORBIDDEN/);
+  await page.waitForFunction("document.querySelector('#parity')?.dataset.parity === 'blocking'", undefined, { timeout: 15_000 });
+  await page.close();
 
   const status = async () => (await fetch(`${sy.adminUrl}/v1/status`)).json() as Promise<{ active: string; state: string; reason: string }>;
   for (let i = 0; i < 100 && !(await fetch(`${sy.adminUrl}/v1/status`).then((r) => r.json() as Promise<{ clusters: Array<{ healthy: boolean | null }> }>)).clusters.every((c) => c.healthy === true); i++) await sleep(100);
