@@ -116,6 +116,27 @@ test('switchyard check: identical clusters exit 0; drift in an image, a ConfigMa
   for (const api of [east, west]) assert.deepEqual([...new Set(api.requests().filter((r) => r.path.startsWith('/api')).map((r) => r.method))], ['GET']);
 });
 
+test('switchyard check: a named Ingress and a PVC the pod template uses, missing on one side, are reported', { timeout: 60_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east);
+  populate(west);
+  east.put('ingresses', 'app', 'web', { spec: { rules: [{ host: 'app.example.com' }] } });
+  west.put('ingresses', 'app', 'web', { spec: { rules: [{ host: 'app.example.com' }] } });
+  const withIngress = configText(east, west).replace('services: [web] }', 'services: [web], ingresses: [web] }');
+  const same = await runCheck(withIngress);
+  assert.equal(same.code, 0, same.stderr + same.stdout);
+
+  west.remove('ingresses', 'app', 'web');
+  west.remove('persistentvolumeclaims', 'app', 'web-data');   // not named in the config: found through the pod template's volumes
+  const drift = await runCheck(withIngress);
+  assert.equal(drift.code, 3, drift.stderr + drift.stdout);
+  const diffs = (JSON.parse(drift.stdout) as Report).reports[0].differences;
+  assert.deepEqual(diffs.map((d) => `${d.kind} ${d.object} ${JSON.stringify(d.values)}`).sort(), [
+    'missing ingress app/web {"east":"present","west":"absent"}',
+    'missing persistentvolumeclaim app/web-data {"east":"present","west":"absent"}',
+  ]);
+});
+
 /** A pod of Deployment app/web (label app=web) whose container `app` runs `imageID`. */
 function runPod(api: FakeKubeApi, name: string, image: string, imageID: string): void {
   api.put('pods', 'app', name, {
