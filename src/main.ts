@@ -8,7 +8,7 @@ import {
   createEtcdStateStore, createFileStore, createLeaseSession, createRouting, createStateLock, initialState,
   type EtcdClient, type LeaseSession, type Routing, type SharedStateStore, type StateStore, type StoreEvent,
 } from './routing/index.ts';
-import { createAdminServer, buildStatus, type CoordinationView } from './admin/index.ts';
+import { createAdminServer, buildStatus, type CoordinationView, type ParityStatus } from './admin/index.ts';
 import { createHealthMonitor } from './health/index.ts';
 import { answerTtl, createDnsServer, createDnsWorkers } from './dns/index.ts';
 import { createProxyServer, createProxyWorkers } from './proxy/index.ts';
@@ -325,6 +325,16 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
       ? async (generation, signal) => { await Promise.all([dnsWorkers?.awaitGeneration(generation, signal), proxyWorkers?.awaitGeneration(generation, signal)]); }
       : undefined,
   });
+  // The console's and /v1/status's parity line: the last periodic comparison (none with interval 0s).
+  const parityView = (): ParityStatus | null => {
+    if (!parity || config.parity!.interval === 0) return null;
+    const last = parity.last();
+    return {
+      checkedAt: last.at ?? null,
+      error: last.error ?? null,
+      reports: last.reports.map((r) => ({ clusters: r.clusters, blocking: r.blocking, differences: r.differences.map((d) => ({ kind: d.kind, object: d.object, values: d.values, blocking: d.blocking })) })),
+    };
+  };
   const clustersNow = () => {
     if (!addressBook) return config.clusters;
     const now = addressBook.current();
@@ -345,7 +355,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const admin = createAdminServer({ admin: config.admin }, {
     logger,
     registry,
-    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), storeView(), observer.databases(), coordinationView()),
+    status: () => buildStatus(routing.state(), { ...config, clusters: clustersNow() }, health.clusters(), storeView(), observer.databases(), coordinationView(), parityView()),
     ready: () => ready,
     actions: controller,
   });

@@ -49,6 +49,20 @@ export interface StatusView {
   instance: string;
   /** Several instances (state.etcd): leadership, store reachability, observations; null with the file store. */
   coordination: CoordinationView | null;
+  /** The last periodic parity comparison (src/parity); null when there is no parity section or it runs only as a precheck (interval 0s). */
+  parity: ParityStatus | null;
+}
+
+/**
+ * Parity between the clusters as `serve`'s last periodic comparison found it: per compared pair
+ * (the preferred cluster against each other one) its differences, never a ConfigMap or Secret value
+ * (those are content digests). `error` is set when a cluster could not be read (parity unknown);
+ * `checkedAt` is null until the first comparison ends.
+ */
+export interface ParityStatus {
+  checkedAt: string | null;
+  error: string | null;
+  reports: Array<{ clusters: [string, string]; blocking: boolean; differences: Array<{ kind: string; object: string; values: Record<string, string>; blocking: boolean }> }>;
 }
 
 /** Several instances on etcd: who leads, whether this instance reaches the store, what every instance observes. */
@@ -113,7 +127,7 @@ export function attentionFor(state: RoutingState, clusters: StatusView['clusters
 }
 
 /** `databases`: the database observer's view by cluster; a configured database it has not seen yet is `unknown`, an unconfigured one null. */
-export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'> & { instance?: Config['instance'] }, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE, databases: Readonly<Record<string, DatabaseStatus>> = {}, coordination: CoordinationView | null = null): StatusView {
+export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters' | 'failover' | 'hostnames' | 'dns' | 'proxy'> & { instance?: Config['instance'] }, health: readonly ClusterHealth[], store: StatusView['store'] = UNKNOWN_STORE, databases: Readonly<Record<string, DatabaseStatus>> = {}, coordination: CoordinationView | null = null, parity: ParityStatus | null = null): StatusView {
   const { clusters } = config;
   const view: StatusView = {
     active: state.active,
@@ -136,6 +150,7 @@ export function buildStatus(state: RoutingState, config: Pick<Config, 'clusters'
     endpoints: { hostnames: config.hostnames, dns: config.dns.listen.map(hostPort), proxy: config.proxy ? hostPort(config.proxy.listen) : null },
     instance: config.instance?.name ?? '',
     coordination,
+    parity,
   };
   view.attention = attentionFor(state, view.clusters, store);
   return view;

@@ -60,6 +60,18 @@ export function formatStatus(s: StatusView): string {
       lines.push(`  observed by ${pad(o.instance, 16)}${pad(`${o.ageSeconds.toFixed(1)} s ago${o.fresh ? '' : ' (STALE)'}`, 22)}${verdicts}`);
     }
   }
+  // The last periodic parity comparison (an older server sends none).
+  const p = s.parity;
+  if (p) {
+    if (p.error) lines.push(`parity: UNKNOWN (${p.error})${p.checkedAt ? ` at ${p.checkedAt}` : ''}`);
+    else if (!p.checkedAt) lines.push('parity: not compared yet');
+    else {
+      for (const r of p.reports) {
+        const blocking = r.differences.filter((d) => d.blocking).length;
+        lines.push(`parity ${r.clusters[0]} <-> ${r.clusters[1]}: ${r.differences.length === 0 ? 'no differences' : `${r.differences.length} difference(s), ${blocking} blocking: ${r.differences.map((d) => `${d.kind} ${d.object}`).join('; ')}`} (${p.checkedAt})`);
+      }
+    }
+  }
   lines.push('');
   lines.push(`${pad('CLUSTER', 12)}${pad('HEALTH', 10)}${pad('ADDRESSES', 28)}PROBES`);
   for (const c of s.clusters) {

@@ -41,14 +41,14 @@ async function metric(sy: SwitchyardProcess, name: string): Promise<string> {
   return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
 }
 
-async function start(east: FakeKubeApi): Promise<SwitchyardProcess> {
+async function start(east: FakeKubeApi, from = 'fromService'): Promise<SwitchyardProcess> {
   const sy = await startSwitchyard({
     config: `
 zone: { name: example.com, nameservers: [{ name: ns1.example.com, address: 127.0.0.1 }] }
 hostnames: [app.example.com]
 clusters:
   - name: east
-    addresses: { fromService: { namespace: app, name: web } }
+    addresses: { ${from}: { namespace: app, name: web } }
     kubernetes: { kubeconfig: "${east.kubeconfigPath('east')}", context: east }
     probes: [{ kubernetes: { readyz: true } }]
   - name: west
@@ -118,4 +118,43 @@ test('a Service\'s load balancer address change moves the DNS answer (dig and c-
   east.edit('services', 'app', 'web', (o) => { (o.status as { loadBalancer: unknown }).loadBalancer = { ingress: [{ ip: '127.0.0.7' }] }; });
   assert.deepEqual(await digUntil(sy, ['127.0.0.7']), ['127.0.0.7'], sy.logs().slice(-3000));
   assert.deepEqual(await cares(sy.dnsPort, 'app.example.com'), ['127.0.0.7']);
+});
+
+test('401 and 403 from the API server give their codes and keep the last good list; the watch comes back by itself', { timeout: 120_000 }, async () => {
+  const east = await startFakeKubeApi();
+  cleanups.push(() => east.close());
+  east.put('services', 'app', 'web', lbService([{ ip: '127.0.0.2' }]));
+  const sy = await start(east);
+  assert.deepEqual(await digUntil(sy, ['127.0.0.2']), ['127.0.0.2'], sy.logs().slice(-3000));
+  const errorsOf = async (code: string) => Number(/ (\d+)$/.exec((await metric(sy, 'switchyard_addresses_errors_total')).split('\n').find((l) => l.includes(`code="${code}"`)) ?? ' 0')![1]);
+
+  for (const [status, code] of [[403, 'SWY_KUBE_FORBIDDEN'], [401, 'SWY_KUBE_UNAUTHORIZED']] as const) {
+    // The resumed watch and the relist after it are refused; the answer must not move meanwhile.
+    east.failNext('GET', '/api/v1/namespaces/app/services', status, 2);
+    east.breakWatches();
+    for (let i = 0; i < 100 && (await errorsOf(code)) === 0; i++) await sleep(100);
+    assert.ok((await errorsOf(code)) >= 1, `${code} counted\n${sy.logs().slice(-3000)}`);
+    assert.match(sy.logs(), new RegExp(`addresses of east not updated, still 127\\.0\\.0\\.2: ${code}`));
+    assert.deepEqual(await digShort(sy.dnsPort, 'app.example.com'), ['127.0.0.2'], 'the last good list is served');
+    // Once the API server answers again, a change is followed.
+    const next = status === 403 ? '127.0.0.4' : '127.0.0.5';
+    east.edit('services', 'app', 'web', (o) => { (o.status as { loadBalancer: unknown }).loadBalancer = { ingress: [{ ip: next }] }; });
+    assert.deepEqual(await digUntil(sy, [next]), [next], sy.logs().slice(-3000));
+    east.edit('services', 'app', 'web', (o) => { (o.status as { loadBalancer: unknown }).loadBalancer = { ingress: [{ ip: '127.0.0.2' }] }; });
+    assert.deepEqual(await digUntil(sy, ['127.0.0.2']), ['127.0.0.2']);
+  }
+  assert.equal(east.requests().filter((r) => r.method !== 'GET').length, 0, 'the address book never writes');
+});
+
+test('fromIngress: the answers follow an Ingress\'s load balancer status through its watch', { timeout: 60_000 }, async () => {
+  const east = await startFakeKubeApi();
+  cleanups.push(() => east.close());
+  const ingress = (ip: string) => ({ spec: { rules: [{ host: 'app.example.com' }] }, status: { loadBalancer: { ingress: [{ ip }] } } });
+  east.put('ingresses', 'app', 'web', ingress('127.0.0.2'));
+  east.put('services', 'app', 'web', lbService([{ ip: '127.0.0.9' }]));   // a Service of the same name is not what is read
+  const sy = await start(east, 'fromIngress');
+  assert.deepEqual(await digUntil(sy, ['127.0.0.2']), ['127.0.0.2'], sy.logs().slice(-3000));
+  east.edit('ingresses', 'app', 'web', (o) => { (o.status as { loadBalancer: unknown }).loadBalancer = { ingress: [{ ip: '127.0.0.4' }] }; });
+  assert.deepEqual(await digUntil(sy, ['127.0.0.4']), ['127.0.0.4'], sy.logs().slice(-3000));
+  assert.ok(east.requests().some((r) => r.path.startsWith('/apis/networking.k8s.io/v1/namespaces/app/ingresses') && r.path.includes('watch=')), 'watched, not polled');
 });

@@ -148,3 +148,24 @@ test('CNPG: a readable source that was not demoted gives no token, so the promot
   assert.equal(promotionPatches(west, 'pg-west'), 0, 'no promotion was requested');
   assert.equal(west.cnpgPromotions('db', 'pg-west'), 0);
 });
+
+test('CNPG: a target changed under every promotion write (409 Conflict) gives SWY_KUBE_CONFLICT, holds, and is neither changed nor promoted', { timeout: 90_000 }, async () => {
+  const [east, west] = await pair();
+  west.setCnpgLsn('db', 'pg-west', 5000);   // caught up: only the conflicts stand in the way
+  const sy = await startSwitchyard({ config: config(east, west) });
+  cleanups.push(() => sy.stop());
+  await healthy(sy);
+  const before = structuredClone(west.get('clusters', 'db', 'pg-west')!.spec);
+  west.raceNextWrites('db', 'clusters', 'pg-west', 1000);   // another writer wins every time
+  await (await move(sy, {})).text();
+  let s = await status(sy);
+  for (let i = 0; i < 300 && !(s.state === 'held' && s.lastTransition?.journal.some((e) => e.step === 'cnpg-promote' && e.phase === 'failed')); i++) { await sleep(100); s = await status(sy); }
+  assert.equal(s.state, 'held', JSON.stringify(s.lastTransition) + sy.logs().slice(-2000));
+  const failed = s.lastTransition!.journal.filter((e) => e.step === 'cnpg-promote' && e.phase === 'failed');
+  assert.ok(failed.length > 0);
+  for (const f of failed) assert.match(f.error ?? '', /SWY_KUBE_CONFLICT: patch cluster\.postgresql\.cnpg\.io db\/pg-west in cluster west/);
+  // Three writes per attempt, each decided on a fresh read, and the step's two retries: nine, all refused.
+  assert.equal(promotionPatches(west, 'pg-west'), 9);
+  assert.deepEqual(west.get('clusters', 'db', 'pg-west')!.spec, before, 'the target Cluster is unchanged');
+  assert.equal(west.cnpgPromotions('db', 'pg-west'), 0, 'not promoted');
+});

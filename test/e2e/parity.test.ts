@@ -1,13 +1,15 @@
 // Parity between the clusters against two fake API servers (test/support/README.md says what the
 // fake covers): `switchyard check` reports drift in an image, a ConfigMap and missing capacity and
 // exits 3; the `parity` precheck holds an automatic failover in `serve` (and --force moves anyway);
-// API errors (401, 403, 404, timeouts) give clear codes and change nothing.
+// API errors (401, 403, 404, timeouts) give clear codes and change nothing; serve's periodic
+// comparison shows in /v1/status and as a line in the console (headless Chromium).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from '../support/browser.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api.ts';
 import { BIN, NODE, startSwitchyard } from '../support/switchyard-process.ts';
 
@@ -114,6 +116,27 @@ test('switchyard check: identical clusters exit 0; drift in an image, a ConfigMa
   for (const api of [east, west]) assert.deepEqual([...new Set(api.requests().filter((r) => r.path.startsWith('/api')).map((r) => r.method))], ['GET']);
 });
 
+test('switchyard check: a named Ingress and a PVC the pod template uses, missing on one side, are reported', { timeout: 60_000 }, async () => {
+  const [east, west] = await pair();
+  populate(east);
+  populate(west);
+  east.put('ingresses', 'app', 'web', { spec: { rules: [{ host: 'app.example.com' }] } });
+  west.put('ingresses', 'app', 'web', { spec: { rules: [{ host: 'app.example.com' }] } });
+  const withIngress = configText(east, west).replace('services: [web] }', 'services: [web], ingresses: [web] }');
+  const same = await runCheck(withIngress);
+  assert.equal(same.code, 0, same.stderr + same.stdout);
+
+  west.remove('ingresses', 'app', 'web');
+  west.remove('persistentvolumeclaims', 'app', 'web-data');   // not named in the config: found through the pod template's volumes
+  const drift = await runCheck(withIngress);
+  assert.equal(drift.code, 3, drift.stderr + drift.stdout);
+  const diffs = (JSON.parse(drift.stdout) as Report).reports[0].differences;
+  assert.deepEqual(diffs.map((d) => `${d.kind} ${d.object} ${JSON.stringify(d.values)}`).sort(), [
+    'missing ingress app/web {"east":"present","west":"absent"}',
+    'missing persistentvolumeclaim app/web-data {"east":"present","west":"absent"}',
+  ]);
+});
+
 /** A pod of Deployment app/web (label app=web) whose container `app` runs `imageID`. */
 function runPod(api: FakeKubeApi, name: string, image: string, imageID: string): void {
   api.put('pods', 'app', name, {
@@ -203,6 +226,30 @@ test('serve: the parity precheck holds an automatic failover on drift; --force m
   assert.match(m, /switchyard_parity_differences\{kind="secret"\} 0/);
   assert.match(m, /switchyard_parity_blocking 1/);
   assert.match(sy.logs(), /parity: 3 difference\(s\) between the clusters/);
+
+  // /v1/status and the console carry the same comparison: one line, never a ConfigMap value.
+  const view = (await (await fetch(`${sy.adminUrl}/v1/status`)).json() as { parity: { checkedAt: string | null; error: string | null; reports: Array<{ clusters: string[]; differences: Array<{ kind: string }> }> } }).parity;
+  assert.equal(view.error, null);
+  assert.ok(view.checkedAt);
+  assert.deepEqual(view.reports.map((r) => [r.clusters, r.differences.map((d) => d.kind).sort()]), [[['east', 'west'], ['capacity', 'configmap', 'image']]]);
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(sy.adminUrl);
+  await page.waitForSelector('#parity', { timeout: 15_000 });
+  const line = (await page.textContent('#parity')) ?? '';
+  assert.match(line, /^parity east ↔ west: 3 difference\(s\), 3 blocking /);
+  assert.match(line, /image deployment app\/web container app \(east registry\.example\/app:1\.4@sha256:aaaa, west registry\.example\/app:1\.5@sha256:bbbb\)/);
+  assert.match(line, /configmap configmap app\/web-config \(east content hmac:[0-9a-f]{16}, west content hmac:[0-9a-f]{16}\)/);
+  assert.match(line, /capacity deployment app\/web \(east 10 \(hpa web maxReplicas\), west 4 \(hpa web maxReplicas\)\)/);
+  assert.ok(!line.includes('feature:'), 'no ConfigMap value in the console');
+  assert.equal(await page.getAttribute('#parity', 'data-parity'), 'blocking');
+  // Parity unknown: west's API refuses three rounds' reads (403); the line says so with the code, then recovers.
+  west.failNext('GET', '/api/v1/namespaces/app/configmaps', 403, 3);
+  await page.waitForFunction("document.querySelector('#parity')?.dataset.parity === 'unknown'", undefined, { timeout: 15_000 });
+  assert.match((await page.textContent('#parity')) ?? '', /^parity: unknown SWY_PARITY_UNKNOWN: .*SWY_KUBE_FORBIDDEN/);
+  await page.waitForFunction("document.querySelector('#parity')?.dataset.parity === 'blocking'", undefined, { timeout: 15_000 });
+  await page.close();
 
   const status = async () => (await fetch(`${sy.adminUrl}/v1/status`)).json() as Promise<{ active: string; state: string; reason: string }>;
   for (let i = 0; i < 100 && !(await fetch(`${sy.adminUrl}/v1/status`).then((r) => r.json() as Promise<{ clusters: Array<{ healthy: boolean | null }> }>)).clusters.every((c) => c.healthy === true); i++) await sleep(100);

@@ -88,7 +88,22 @@
     $('summary').innerHTML = '<p class="state">Active: <b id="active">' + esc(s.active) + '</b>' + (s.active === s.preferred ? ' (preferred)' : ' (preferred is ' + esc(s.preferred) + ')') +
       ' · state: <b id="state" class="st-' + esc(s.state) + '">' + esc(s.state) + '</b> · epoch ' + s.epoch + ' · generation ' + s.generation +
       ' · automatic failover ' + (s.automatic ? 'on' : 'off') + '</p><p class="reason">' + esc(s.reason) + '</p>' +
-      (s.returnHint ? '<p class="hint">' + esc(s.returnHint) + '</p>' : '');
+      (s.returnHint ? '<p class="hint">' + esc(s.returnHint) + '</p>' : '') + parityLine(s.parity);
+  }
+
+  // The last periodic parity comparison: one line per compared pair, or why parity is unknown.
+  function parityLine(p) {
+    if (!p) return '';
+    const checked = p.checkedAt ? ' · checked ' + time(p.checkedAt) : '';
+    if (p.error) return '<p id="parity" class="parity" data-parity="unknown">parity: <span class="bad">unknown</span> <small>' + esc(p.error) + '</small>' + checked + '</p>';
+    if (!p.checkedAt) return '<p id="parity" class="parity" data-parity="pending">parity: <span class="unk">not compared yet</span></p>';
+    return '<p id="parity" class="parity" data-parity="' + (p.reports.some((r) => r.blocking) ? 'blocking' : p.reports.some((r) => r.differences.length) ? 'drift' : 'same') + '">' + p.reports.map((r) => {
+      const head = 'parity ' + esc(r.clusters[0]) + ' ↔ ' + esc(r.clusters[1]) + ': ';
+      if (r.differences.length === 0) return head + '<span class="ok">no differences</span>';
+      const blocking = r.differences.filter((d) => d.blocking).length;
+      return head + '<span class="' + (blocking ? 'bad' : 'unk') + '">' + r.differences.length + ' difference(s), ' + blocking + ' blocking</span> <small>' +
+        r.differences.map((d) => esc(d.kind + ' ' + d.object + ' (' + Object.keys(d.values).map((c) => c + ' ' + d.values[c]).join(', ') + ')')).join('; ') + '</small>';
+    }).join('<br>') + checked + '</p>';
   }
 
   function renderInstances(s) {

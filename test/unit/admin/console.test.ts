@@ -11,7 +11,7 @@ function status(at: number, latencyMs: number, ok: boolean, transition: Transiti
   return {
     active: 'east', preferred: 'east', state: 'steady', reason: '', generation: 1, epoch: 0, automatic: true,
     clusters: [{ name: 'east', active: true, healthy: true, addresses: ['127.0.0.2'], since: null, database: null, probes: [{ name: 'http', ok, latencyMs, error: null, checkedAt: iso(at) }] }],
-    lastTransition: transition, unfenced: null, attention: [], returnHint: null, updatedAt: iso(at), store: { ok: true, error: null, since: iso(at), lastWriteAt: null, restores: 0, description: 'file /x' }, endpoints: { hostnames: [], dns: [], proxy: null }, instance: 'test', coordination: null,
+    lastTransition: transition, unfenced: null, attention: [], returnHint: null, updatedAt: iso(at), store: { ok: true, error: null, since: iso(at), lastWriteAt: null, restores: 0, description: 'file /x' }, endpoints: { hostnames: [], dns: [], proxy: null }, instance: 'test', coordination: null, parity: null,
   };
 }
 const move = (epoch: number): Transition => ({ epoch, kind: 'failover', from: 'east', to: 'west', reason: 'r', forced: false, startedAt: iso(T0), journal: [] });

@@ -12,7 +12,7 @@ const base: StatusView = {
   ],
   lastTransition: null, updatedAt: '2026-12-01T00:00:00.000Z', unfenced: null, attention: [], returnHint: null,
   store: { ok: true, error: null, since: '2026-12-01T00:00:00.000Z', lastWriteAt: null, restores: 0, description: 'file /x' },
-  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null }, instance: 'test', coordination: null,
+  endpoints: { hostnames: ['app.example.com'], dns: [], proxy: null }, instance: 'test', coordination: null, parity: null,
 };
 const down = (name: string) => base.clusters.map((c) => (c.name === name ? { ...c, healthy: false } : c));
 
@@ -70,4 +70,17 @@ test('formatStatus with several instances: this instance, the leader and term, t
   const cut = { ...base, coordination: { ...coordination, storeReachable: false, storeError: 'connect ECONNREFUSED', unreachableSince: 'T', answerTtl: 5 }, store: { ...base.store, ok: false, since: 'T', error: { code: 'SWY_STORE_UNAVAILABLE', message: 'connect ECONNREFUSED' } } };
   assert.match(formatStatus(cut), /store: UNREACHABLE since T \(connect ECONNREFUSED\)   DNS TTL 5 s/);
   assert.deepEqual(statusProblems(cut).map((p) => p.exit), [6]);
+});
+
+test('formatStatus has a parity line: differences per pair, unknown with its error, nothing without parity', () => {
+  assert.doesNotMatch(formatStatus(base), /parity/);
+  const at = '2026-12-01T00:00:05.000Z';
+  const drift = formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], blocking: true, differences: [
+    { kind: 'image', object: 'deployment app/web container app', values: { east: 'a@sha256:aa', west: 'a@sha256:bb' }, blocking: true },
+    { kind: 'missing', object: 'service app/web', values: { east: 'present', west: 'absent' }, blocking: false },
+  ] }] } });
+  assert.match(drift, /^parity east <-> west: 2 difference\(s\), 1 blocking: image deployment app\/web container app; missing service app\/web \(2026-12-01T00:00:05\.000Z\)$/m);
+  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], blocking: false, differences: [] }] } }), /^parity east <-> west: no differences/m);
+  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: 'SWY_PARITY_UNKNOWN: parity unknown: SWY_KUBE_FORBIDDEN: x', reports: [] } }), /^parity: UNKNOWN \(SWY_PARITY_UNKNOWN: .*SWY_KUBE_FORBIDDEN/m);
+  assert.match(formatStatus({ ...base, parity: { checkedAt: null, error: null, reports: [] } }), /^parity: not compared yet$/m);
 });
