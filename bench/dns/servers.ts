@@ -154,10 +154,11 @@ const nodeDgram: ServerUnderTest = {
   name: 'node-dgram',
   needs: [],
   answersZone: false,
-  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts)`,
+  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')})`,
   async start(ctx) {
-    // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's.
-    return ctx.cleanup.spawn('node-dgram', NODE, [join(REPO, 'bench/dns/node-dgram.ts')], { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
+    // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's,
+    // and serve's own V8 flags, so that both the CPU and the memory figures compare like with like.
+    return ctx.cleanup.spawn('node-dgram', NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')], { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
   },
 };
 

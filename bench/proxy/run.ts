@@ -8,7 +8,11 @@
 // FAILOVER_SECONDS (10), FAILOVER_CONCURRENCY (8), DETECT_MS (500: time before switchyard's
 // routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers),
 // W2 (1: also switchyard-w2, proxy.workers: 2 pinned to both CPUs, sharing CPU 1 with wrk; 0: not),
-// FAILOVER (1: run the failover part; 0: skip it).
+// FAILOVER (1: run the failover part; 0: skip it), DELAY_MS (0: closed loop, every connection sends
+// its next request as soon as the answer is in; N: each connection waits N ms after every answer, an
+// open-ish loop at about CONNECTIONS × 1000 / N requests/s, so that the cores are not saturated and
+// the CPU time per request of one and two workers can be compared without the load generator
+// fighting the second worker for its core).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
@@ -44,6 +48,7 @@ const PEERS = (process.env.PEERS ?? 'haproxy,nginx').split(',').map((s) => s.tri
 const FAILOVER_PEERS = process.env.FAILOVER_PEERS !== '0';
 const W2 = process.env.W2 !== '0';
 const FAILOVER = process.env.FAILOVER !== '0';
+const DELAY_MS = process.env.DELAY_MS === undefined || process.env.DELAY_MS === '' || process.env.DELAY_MS === '0' ? 0 : num('DELAY_MS', 0);
 const PROXY_CPU = '0';
 const LOAD_CPU = cpus().length > 1 ? '1' : '0';
 
@@ -58,6 +63,9 @@ for (const p of PEERS) if (p !== 'haproxy' && p !== 'nginx') throw new Error(`un
 const cleanup = createCleanup();
 cleanup.onExit('bench:proxy');
 const dir = cleanup.tempDir('switchyard-bench-proxy-');
+// wrk's delay() hook: milliseconds a connection waits after each answer before its next request.
+const DELAY_SCRIPT = join(dir, 'delay.lua');
+if (DELAY_MS > 0) writeFileSync(DELAY_SCRIPT, `function delay()\n  return ${DELAY_MS}\nend\n`);
 
 const connects = (a: Addr) => new Promise<boolean>((res) => {
   const s = connect(a.port, a.host);
@@ -97,7 +105,8 @@ function toMs(v: string): number {
 }
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
-  const p = cleanup.spawn('wrk', 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app.example.com', url], { cpu: LOAD_CPU });
+  const script = DELAY_MS > 0 ? ['-s', DELAY_SCRIPT] : [];
+  const p = cleanup.spawn('wrk', 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...script, '-H', 'Host: app.example.com', url], { cpu: LOAD_CPU });
   const r = await p.exited;
   const out = p.output();
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}):\n${out}`);
@@ -130,7 +139,8 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
     await waitForChild(sy, 'its "ready" line', () => sy.output().includes('ready '), 15_000);
     p = sy;
   } else if (name === 'node-proxy') {
-    const np = cleanup.spawn('node-proxy', NODE, [join(HERE, 'node-proxy.ts')], {
+    // serve's V8 flags too, so that both the CPU and the memory figures compare like with like.
+    const np = cleanup.spawn('node-proxy', NODE, [...SERVE_NODE_FLAGS, join(HERE, 'node-proxy.ts')], {
       cpu: PROXY_CPU,
       env: { ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}` },
     });
@@ -186,7 +196,7 @@ const addr = (n: ProxyName): Addr => ({ host: '127.0.0.1', port: ports[n] });
 
 try {
   console.log(`machine: ${machine()}`);
-  console.log(`proxies on CPU ${PROXY_CPU}; wrk (1 thread, ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up) and the nginx origin on CPU ${LOAD_CPU}`);
+  console.log(`proxies on CPU ${PROXY_CPU}; wrk (1 thread, ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up${DELAY_MS > 0 ? `, each connection waiting ${DELAY_MS} ms after every answer` : ''}) and the nginx origin on CPU ${LOAD_CPU}`);
   const eastOrigin = await startOrigin('east');
   const westOrigin = await startOrigin('west');
 
