@@ -93,7 +93,10 @@ export function createAdminServer(options: { admin: AdminConfig }, deps: AdminDe
   // Every request but liveness/readiness (which reveal nothing and come from kubelets) passes
   // the browser defences before its body is parsed; a request with the right token is not a
   // browser's (a page cannot know the token, nor send Authorization cross-site without CORS).
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
+    // Clickjacking: another site's page must not frame the console and have the operator click
+    // its buttons (the framed page's POSTs would be same-origin and pass every check below).
+    reply.header('x-frame-options', 'DENY').header('content-security-policy', "frame-ancestors 'none'");
     const path = req.url.split('?', 1)[0];
     if (path === '/healthz' || path === '/readyz') return;
     const authed = token !== undefined && tokenMatches(req.headers.authorization, token);

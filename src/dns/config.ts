@@ -100,11 +100,15 @@ export const dnsSchema = s.object({
     maxConnectionsPerSource: s.optional(s.integer(1, 1_000_000, { description: 'connections from one source address; at the cap that source\'s oldest idle connection is closed first, as above' }), { default: '`32` (at most `maxConnections`)' }),
     messageTimeout: s.duration(10, 600_000, { default: '2s', description: 'a message must be complete this long after its first byte, or the connection is closed: a client trickling a byte every few seconds resets `idleTimeout` but cannot hold a slot with it' }),
   }, { default: {}, description: 'DNS over TCP', doc: { default: 'all defaults' } }),
-  workers: s.integer(1, 64, { default: 1, description: '`1`: DNS is answered on the main thread. `N` ≥ 2: N worker threads, each with its own `SO_REUSEPORT` UDP and TCP socket on every listen address (the kernel spreads queries by source address and port); `switch-traffic` is journaled done only once every worker serves the new routing generation. Rate limiting accounts are per worker. Each worker costs about 15–20 MiB. See src/dns/README.md' }),
+  workers: s.integer(1, 64, { default: 1, description: '`1`: DNS is answered on the main thread. `N` ≥ 2: N worker threads, each with its own `SO_REUSEPORT` UDP and TCP socket on every listen address (the kernel spreads queries by source address and port); `switch-traffic` is journaled done only once every worker serves the new routing generation. The TCP caps are split: each worker holds `tcp.maxConnections / N` connections (rounded down) and `tcp.maxConnectionsPerSource / N` from one address (rounded up), so the process stays within the [file-descriptor budget](#limits); so `workers` must be at most `tcp.maxConnections`. Rate limiting accounts are per worker. Each worker costs about 15–20 MiB. See src/dns/README.md' }),
 }, { default: {}, description: 'Where and how DNS is answered.' });
 
 export function readDns(v: unknown, issues: Issues): DnsConfig | undefined {
   const r = s.readNode(dnsSchema, v, 'dns', issues);
   if (!r) return undefined;
+  if (r.workers > r.tcp.maxConnections) {
+    issues.push({ path: 'dns.workers', message: `must be at most dns.tcp.maxConnections (${r.tcp.maxConnections}): every worker thread gets a share of the TCP connections` });
+    return undefined;
+  }
   return { ...r, tcp: { ...r.tcp, maxConnectionsPerSource: r.tcp.maxConnectionsPerSource ?? Math.min(32, r.tcp.maxConnections) } };
 }

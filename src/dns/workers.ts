@@ -31,18 +31,33 @@ export interface DnsWorkers extends DnsServer {
 
 export interface DnsWorkersDeps { routing: RoutingSource; logger: Logger; registry: Registry; workers: number }
 
+/**
+ * Each worker's share of the DNS-over-TCP caps (at least 1): the caps, and the file-descriptor
+ * budget they were fitted to (src/fd-budget.ts), are the process's, not each thread's. Floors keep
+ * the sum within the budget; a source's connections are spread by the kernel's hash like everyone
+ * else's, so its cap is split the same way (rounded up), as proxyShare does for the proxy.
+ */
+export function dnsTcpShare(tcp: DnsServerOptions['dns']['tcp'], workers: number): DnsServerOptions['dns']['tcp'] {
+  return {
+    ...tcp,
+    maxConnections: Math.max(1, Math.floor(tcp.maxConnections / workers)),
+    maxConnectionsPerSource: Math.max(1, Math.ceil(tcp.maxConnectionsPerSource / workers)),
+  };
+}
+
 export function createDnsWorkers(options: DnsServerOptions, deps: DnsWorkersDeps): DnsWorkers {
   const logger = deps.logger.child({ module: 'dns' });
   const buffers = Array.from({ length: deps.workers }, () => new SharedArrayBuffer(COUNTER_SLOTS * Float64Array.BYTES_PER_ELEMENT));
   const counters = buffers.map((b) => new Float64Array(b));
   registerDnsMetrics(deps.registry, () => counters);
   let listen: ListenAddress[] = options.dns.listen;
+  const shared: DnsServerOptions = { ...options, dns: { ...options.dns, tcp: dnsTcpShare(options.dns.tcp, deps.workers) } };
   let bound: Addresses = { udp: [], tcp: [] };
   const pool = createWorkerPool<DnsWorkerPayload, Addresses>({
     what: 'DNS',
     entry: new URL('./worker-thread.ts', import.meta.url),
     workers: deps.workers,
-    payload: (index) => ({ options, listen, counters: buffers[index] }),
+    payload: (index) => ({ options: shared, listen, counters: buffers[index] }),
     onExit: (index) => resetLevels(counters[index]),   // its open TCP connections and rate-limit accounts went with it
   }, { routing: deps.routing, logger });
 

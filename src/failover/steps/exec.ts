@@ -3,7 +3,7 @@
 // URLs), the step's `env`, and SWITCHYARD_* variables describing the move; it runs
 // in its own process group so that a timeout or an abort kills everything it started (SIGTERM,
 // then SIGKILL after a grace), and whatever it left running when it exits is killed too. The
-// last 64 KiB of stdout and of stderr go to the log through deps.redact; they are kept out of
+// last 64 KiB of stdout and of stderr go to the log through deps.redact (so does the argv); they are kept out of
 // the error (and so out of the journal that /v1/status serves).
 //
 // A run a crash left behind (its pid journaled, still alive) is waited for, then ended, before the
@@ -103,6 +103,8 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
   const [command, ...args] = spec.command;
   const { what, killGraceMs } = spec;
   const redact = io.redact ?? ((t: string) => t);
+  // The argv as logged: a `${VAR}` substituted into it (a URL with a token, a password) is redacted like the output.
+  const argv = spec.command.map(redact);
   const started = Date.now();
   const stdout = new Tail(OUTPUT_LIMIT);
   const stderr = new Tail(OUTPUT_LIMIT);
@@ -147,10 +149,10 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
       const code = exit?.code ?? null;
       const sig = exit?.signal ?? null;
       const durationMs = Date.now() - started;
-      const log = { command: spec.command, exitCode: code, signal: sig, durationMs, stdout: redact(stdout.text()), stderr: redact(stderr.text()), stdoutBytes: stdout.total, stderrBytes: stderr.total };
+      const log = { command: argv, exitCode: code, signal: sig, durationMs, stdout: redact(stdout.text()), stderr: redact(stderr.text()), stdoutBytes: stdout.total, stderrBytes: stderr.total };
       if (spawnError) {
         const errno = (spawnError as NodeJS.ErrnoException).code;
-        io.logger.error({ command: spec.command, err: spawnError.message }, `${what} could not start ${command}`);
+        io.logger.error({ command: argv, err: redact(spawnError.message) }, `${what} could not start ${command}`);
         rejectRun(new SwitchyardError('SWY_FAILOVER_EXEC_FAILED', errno === 'ENOENT' ? `${what}: command ${command} not found` : `${what}: cannot start ${command}: ${spawnError.message}`, { command, errno }, { cause: spawnError }));
       } else if (stopping === 'abort') {
         io.logger.warn(log, `${what} aborted; killed its process group`);

@@ -203,3 +203,9 @@ test('proxy.workers: 1 by default, 1..64, and never more than the connection lim
   assert.deepEqual(issuesOf(`${proxied}proxy: { listen: "127.0.0.1:8080", workers: 4, upstreamConnections: 2 }\n`),
     [{ path: 'proxy.workers', message: 'must be at most proxy.upstreamConnections (2): every worker thread has its own upstream pools with a share of the connections' }]);
 });
+
+test('dns.workers: at most dns.tcp.maxConnections, since every worker gets a share of the TCP connections', () => {
+  assert.equal(parseConfig(`${BASE}dns: { workers: 4, tcp: { maxConnections: 4 } }\n`, {}, '/etc/switchyard').dns.workers, 4);
+  assert.deepEqual(issuesOf(`${BASE}dns: { workers: 4, tcp: { maxConnections: 3 } }\n`),
+    [{ path: 'dns.workers', message: 'must be at most dns.tcp.maxConnections (3): every worker thread gets a share of the TCP connections' }]);
+});

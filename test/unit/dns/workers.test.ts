@@ -5,22 +5,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createDnsWorkers } from '../../../src/dns/index.ts';
+import type { DnsConfig } from '../../../src/config/types.ts';
 import { isSwitchyardError } from '../../../src/errors.ts';
 import { buildQuery, decode, udpExchange } from '../../support/dns-client.ts';
-import { clusters, dnsConfig, fakeRouting, hostnames, zone } from '../../support/dns-fixtures.ts';
+import { TCP_DEFAULTS, clusters, dnsConfig, fakeRouting, hostnames, zone } from '../../support/dns-fixtures.ts';
 import { freePort } from '../../support/ports.ts';
 
 const silent = pino({ level: 'silent' });
 const ADDRESSES: Record<string, string[]> = { east: ['192.0.2.1', '192.0.2.2'], west: ['198.51.100.1'] };
 
-async function start(workers: number) {
+async function start(workers: number, tcp: DnsConfig['tcp'] = TCP_DEFAULTS) {
   const routing = fakeRouting();
   const registry = new Registry();
   const port = await freePort();
-  const dns = createDnsWorkers({ zone, hostnames, clusters, dns: dnsConfig({ listen: [{ host: '127.0.0.1', port, family: 4 }], workers }) }, { routing, logger: silent, registry, workers });
+  const dns = createDnsWorkers({ zone, hostnames, clusters, dns: dnsConfig({ listen: [{ host: '127.0.0.1', port, family: 4 }], workers, tcp }) }, { routing, logger: silent, registry, workers });
   await dns.start();
   return { dns, routing, registry, port };
 }
@@ -97,4 +99,31 @@ test('a port another process holds without reusePort fails the start with SWY_LI
   await assert.rejects(dns.start(), (err) => isSwitchyardError(err, 'SWY_LISTEN_FAILED'));
   assert.deepEqual(dns.workers().map((w) => w.serving), [0, 0]);
   holder.close();
+});
+
+/** Opens `count` TCP connections from 127.0.0.1 that each send one byte of a message (never idle, so none can be evicted); resolves with how many are still open after `settleMs`. */
+async function holdHalfMessages(port: number, count: number, settleMs: number, t: { after(fn: () => void): void }): Promise<number> {
+  const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<Socket>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.on('error', () => {});
+    s.once('connect', () => { s.write(Buffer.from([0])); resolve(s); });
+    s.once('close', () => resolve(s));
+  })));
+  t.after(() => { for (const s of sockets) s.destroy(); });
+  await new Promise((r) => setTimeout(r, settleMs));
+  return sockets.filter((s) => !s.destroyed && !s.readableEnded).length;
+}
+
+test('the DNS-over-TCP caps are the process\'s, split between workers: two workers hold no more than maxConnections (or maxConnectionsPerSource) in all', { timeout: 60_000 }, async (t) => {
+  const tcp = { ...TCP_DEFAULTS, idleTimeout: 20_000, messageTimeout: 20_000 };
+  // 16 connections spread by the kernel's hash over two workers: with each worker holding the whole cap, up to 8 would stay.
+  const total = await start(2, { ...tcp, maxConnections: 4, maxConnectionsPerSource: 100 });
+  t.after(() => total.dns.close());
+  const openTotal = await holdHalfMessages(total.port, 16, 500, t);
+  assert.ok(openTotal <= 4 && openTotal >= 1, `${openTotal} of 16 connections held, maxConnections 4`);
+
+  const perSource = await start(2, { ...tcp, maxConnections: 100, maxConnectionsPerSource: 4 });
+  t.after(() => perSource.dns.close());
+  const openSource = await holdHalfMessages(perSource.port, 16, 500, t);
+  assert.ok(openSource <= 4 && openSource >= 1, `${openSource} of 16 connections from one source held, maxConnectionsPerSource 4`);
 });

@@ -74,6 +74,7 @@ test('a non-zero exit is SWY_FAILOVER_EXEC_FAILED with the exit code; the output
   assert.ok(line);
   assert.equal(line.stderr, 'cannot reach the API with ***\n');
   assert.equal(line.stdout, 'partial\n');
+  assert.ok(!JSON.stringify(log.lines).includes('tok-12345678'), 'the secret is in the argv too: the logged argv is redacted');
 });
 
 test('the timeout kills the whole process group, even a child that ignores SIGTERM', async () => {
