@@ -89,7 +89,33 @@ async function healthy(url: string, wrap: string[] = [], tls?: EtcdClusterOption
   }
 }
 
+/**
+ * freePort() releases the port it found before etcd binds it, so another process can take it in
+ * between ("bind: address already in use"; seen once in a full run). Such a start is retried on
+ * fresh ports, at most three times in all; any other failure is the test's to see.
+ */
 export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function uniquePort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort() kept returning ports already given to this etcd cluster');
+}
+
+async function startEtcdClusterOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   if (!etcdInstalled()) throw new Error(ETCD_MISSING);
   const specs: EtcdMemberSpec[] = options.members ?? Array.from({ length: options.size ?? 3 }, () => ({}));
   const root = await mkdtemp(join(tmpdir(), 'swy-etcd-'));
@@ -97,12 +123,13 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   const procs = new Map<string, ChildProcess>();
   const logs = new Map<string, WriteStream>();
   const defs: { name: string; host: string; client: number; peer: number; wrap: string[] }[] = [];
+  const taken = new Set<number>();
   for (let i = 0; i < specs.length; i++) {
     const host = specs[i].host ?? '127.0.0.1';
     // Inside a namespace the loopback-free check does not apply; the ports only need to be unique here.
-    const client = await freePort();
-    let peer = await freePort();
-    while (peer === client) peer = await freePort();
+    // Unique across the whole cluster: freePort() may hand the same free port out twice.
+    const client = await uniquePort(taken);
+    const peer = await uniquePort(taken);
     defs.push({ name: `m${i + 1}`, host, client, peer, wrap: specs[i].wrap ?? [] });
   }
   const initialCluster = defs.map((d) => `${d.name}=http://${d.host}:${d.peer}`).join(',');
