@@ -329,11 +329,7 @@ export async function startSwitchyard(input: Config, deps: { logger: Logger; env
   const parityView = (): ParityStatus | null => {
     if (!parity || config.parity!.interval === 0) return null;
     const last = parity.last();
-    return {
-      checkedAt: last.at ?? null,
-      error: last.error ?? null,
-      reports: last.reports.map((r) => ({ clusters: r.clusters, blocking: r.blocking, differences: r.differences.map((d) => ({ kind: d.kind, object: d.object, values: d.values, blocking: d.blocking })) })),
-    };
+    return { checkedAt: last.at ?? null, error: last.error ?? null, reports: last.reports };
   };
   const clustersNow = () => {
     if (!addressBook) return config.clusters;

@@ -4,6 +4,7 @@
 // Without scripts the page shows the server-rendered table below and refreshes every 2 s.
 import { readFileSync } from 'node:fs';
 import type { ConsoleView } from './console.ts';
+import { parityLines } from './status.ts';
 
 export interface ConsoleAssets { script: string; style: string }
 
@@ -23,8 +24,7 @@ function staticTable(v: ConsoleView): string {
   const rows = s.clusters.map((c) => `<tr><td>${esc(c.name)}${c.active ? ' <b>(active)</b>' : ''}</td><td>${health(c.healthy)}</td><td>${esc(c.addresses.join(', '))}</td><td>${database(c.database)}</td>
     <td>${c.probes.map((p) => `${esc(p.name)}: ${p.ok === null ? 'pending' : p.ok ? 'ok' : 'FAIL'}${p.latencyMs === null ? '' : ` ${p.latencyMs.toFixed(1)} ms`}${p.error ? ` (${esc(p.error)})` : ''}`).join('<br>')}</td></tr>`).join('');
   const banners = s.attention.map((a) => `<p class="banner">${a.code ? `<b>${esc(a.code)}</b> ` : ''}${esc(a.message)}: ${esc(a.todo)}</p>`).join('');
-  const parity = !s.parity ? '' : s.parity.error ? `<p>parity: unknown (${esc(s.parity.error)})</p>` : !s.parity.checkedAt ? '<p>parity: not compared yet</p>'
-    : s.parity.reports.map((r) => `<p>parity ${esc(r.clusters[0])} ↔ ${esc(r.clusters[1])}: ${r.differences.length === 0 ? 'no differences' : `${r.differences.length} difference(s), ${r.differences.filter((d) => d.blocking).length} blocking: ${esc(r.differences.map((d) => `${d.kind} ${d.object}`).join('; '))}`}</p>`).join('');
+  const parity = s.parity ? parityLines(s.parity).map((line) => `<p>${esc(line)}</p>`).join('') : '';
   return `${banners}<p>Active: <b>${esc(s.active)}</b>, state: <b>${esc(s.state)}</b>, epoch ${s.epoch}: ${esc(s.reason)}</p>${parity}
 <table><tr><th>cluster</th><th>health</th><th>addresses</th><th>database</th><th>probes</th></tr>${rows}</table>`;
 }

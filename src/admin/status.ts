@@ -1,5 +1,6 @@
 // The /v1/status view: routing state beside per-cluster health. Pure: built from the two sources.
 import type { DatabaseState } from '../failover/database-observer.ts';
+import { summarizeReport, type ParityReport } from '../parity/index.ts';
 import type { Config, ListenAddress } from '../config/index.ts';
 import type { ClusterHealth } from '../health/types.ts';
 import type { RoutingState, StoreStatus, Transition, UnfencedSource } from '../routing/index.ts';
@@ -62,7 +63,14 @@ export interface StatusView {
 export interface ParityStatus {
   checkedAt: string | null;
   error: string | null;
-  reports: Array<{ clusters: [string, string]; blocking: boolean; differences: Array<{ kind: string; object: string; values: Record<string, string>; blocking: boolean }> }>;
+  reports: ParityReport[];
+}
+
+/** The parity line(s) of the text views (the console's static page, `switchyard status`), without the time. */
+export function parityLines(p: ParityStatus): string[] {
+  if (p.error) return [`parity: unknown (${p.error})`];
+  if (!p.checkedAt) return ['parity: not compared yet'];
+  return p.reports.map((r) => summarizeReport(r));
 }
 
 /** Several instances on etcd: who leads, whether this instance reaches the store, what every instance observes. */

@@ -1,5 +1,5 @@
 // `switchyard status`: one screen for a person at 3 a.m.
-import type { StatusView } from '../admin/index.ts';
+import { parityLines, type StatusView } from '../admin/index.ts';
 import type { MovePlan } from '../failover/index.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s.padEnd(n));
@@ -61,17 +61,7 @@ export function formatStatus(s: StatusView): string {
     }
   }
   // The last periodic parity comparison (an older server sends none).
-  const p = s.parity;
-  if (p) {
-    if (p.error) lines.push(`parity: UNKNOWN (${p.error})${p.checkedAt ? ` at ${p.checkedAt}` : ''}`);
-    else if (!p.checkedAt) lines.push('parity: not compared yet');
-    else {
-      for (const r of p.reports) {
-        const blocking = r.differences.filter((d) => d.blocking).length;
-        lines.push(`parity ${r.clusters[0]} <-> ${r.clusters[1]}: ${r.differences.length === 0 ? 'no differences' : `${r.differences.length} difference(s), ${blocking} blocking: ${r.differences.map((d) => `${d.kind} ${d.object}`).join('; ')}`} (${p.checkedAt})`);
-      }
-    }
-  }
+  if (s.parity) for (const line of parityLines(s.parity)) lines.push(s.parity.checkedAt ? `${line} (${s.parity.checkedAt})` : line);
   lines.push('');
   lines.push(`${pad('CLUSTER', 12)}${pad('HEALTH', 10)}${pad('ADDRESSES', 28)}PROBES`);
   for (const c of s.clusters) {

@@ -86,16 +86,29 @@ export function describeDifference(d: ParityDifference): string {
   return `${d.kind} ${d.object}: ${Object.entries(d.values).map(([c, v]) => `${c} ${v}`).join(', ')}`;
 }
 
+/**
+ * One line for a person: `parity east ↔ west: no differences`, or the count and each difference's
+ * kind and object (`... 2 difference(s), 1 blocking: image deployment app/web container app; ...`).
+ * `switchyard check`'s heading, and the status views' parity line (console page, `switchyard status`).
+ */
+export function summarizeReport(report: ParityReport, withObjects = true): string {
+  const [a, b] = report.clusters;
+  const n = report.differences.length;
+  if (n === 0) return `parity ${a} ↔ ${b}: no differences`;
+  const blocking = report.differences.filter((d) => d.blocking).length;
+  const objects = withObjects ? `: ${report.differences.map((d) => `${d.kind} ${d.object}`).join('; ')}` : '';
+  return `parity ${a} ↔ ${b}: ${n} difference(s), ${blocking} blocking${objects}`;
+}
+
 /** A plain-text table for `switchyard check`. */
 export function formatReport(report: ParityReport): string {
   const [a, b] = report.clusters;
-  if (report.differences.length === 0) return `parity ${a} ↔ ${b}: no differences (${report.checkedAt})`;
+  if (report.differences.length === 0) return `${summarizeReport(report)} (${report.checkedAt})`;
   const rows = [['kind', 'object', a, b, 'blocking'], ...report.differences.map((d) => [d.kind, d.object, d.values[a], d.values[b], d.blocking ? 'yes' : 'no'])];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const blockingCount = report.differences.filter((d) => d.blocking).length;
   return [
-    `parity ${a} ↔ ${b}: ${report.differences.length} difference(s), ${blockingCount} blocking (${report.checkedAt})`,
+    `${summarizeReport(report, false)} (${report.checkedAt})`,
     '',
     line(rows[0]),
     line(widths.map((w) => '-'.repeat(w))),

@@ -75,12 +75,12 @@ test('formatStatus with several instances: this instance, the leader and term, t
 test('formatStatus has a parity line: differences per pair, unknown with its error, nothing without parity', () => {
   assert.doesNotMatch(formatStatus(base), /parity/);
   const at = '2026-12-01T00:00:05.000Z';
-  const drift = formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], blocking: true, differences: [
+  const drift = formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], checkedAt: at, blocking: true, differences: [
     { kind: 'image', object: 'deployment app/web container app', values: { east: 'a@sha256:aa', west: 'a@sha256:bb' }, blocking: true },
     { kind: 'missing', object: 'service app/web', values: { east: 'present', west: 'absent' }, blocking: false },
   ] }] } });
-  assert.match(drift, /^parity east <-> west: 2 difference\(s\), 1 blocking: image deployment app\/web container app; missing service app\/web \(2026-12-01T00:00:05\.000Z\)$/m);
-  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], blocking: false, differences: [] }] } }), /^parity east <-> west: no differences/m);
-  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: 'SWY_PARITY_UNKNOWN: parity unknown: SWY_KUBE_FORBIDDEN: x', reports: [] } }), /^parity: UNKNOWN \(SWY_PARITY_UNKNOWN: .*SWY_KUBE_FORBIDDEN/m);
+  assert.match(drift, /^parity east ↔ west: 2 difference\(s\), 1 blocking: image deployment app\/web container app; missing service app\/web \(2026-12-01T00:00:05\.000Z\)$/m);
+  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: null, reports: [{ clusters: ['east', 'west'], checkedAt: at, blocking: false, differences: [] }] } }), /^parity east ↔ west: no differences \(2026-12-01T00:00:05\.000Z\)$/m);
+  assert.match(formatStatus({ ...base, parity: { checkedAt: at, error: 'SWY_PARITY_UNKNOWN: parity unknown: SWY_KUBE_FORBIDDEN: x', reports: [] } }), /^parity: unknown \(SWY_PARITY_UNKNOWN: .*SWY_KUBE_FORBIDDEN: x\) \(2026-12-01T00:00:05\.000Z\)$/m);
   assert.match(formatStatus({ ...base, parity: { checkedAt: null, error: null, reports: [] } }), /^parity: not compared yet$/m);
 });
