@@ -71,6 +71,16 @@ function bootstrap(entry: URL): string {
 
 interface Slot { index: number; worker: Worker | null; serving: number }
 
+/**
+ * A worker's share of a connection limit that is the process's (and fitted to its file-descriptor
+ * budget, src/fd-budget.ts), at least 1. `total`: rounded down, so the shares never sum past the
+ * limit. `perSource`: rounded up, since the kernel's hash spreads one source's connections over
+ * the workers like everyone else's.
+ */
+export function workerShare(limit: number, workers: number, kind: 'total' | 'perSource'): number {
+  return Math.max(1, kind === 'total' ? Math.floor(limit / workers) : Math.ceil(limit / workers));
+}
+
 export function createWorkerPool<P, L, E = never>(options: WorkerPoolOptions<P, E>, deps: WorkerPoolDeps): WorkerPool<L> {
   const { what } = options;
   const { logger } = deps;

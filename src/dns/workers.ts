@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSource } from '../routing/types.ts';
-import { createWorkerPool } from '../worker-pool.ts';
+import { createWorkerPool, workerShare } from '../worker-pool.ts';
 import { COUNTER_SLOTS, registerDnsMetrics, repliesSent, resetLevels } from './metrics.ts';
 import type { DnsServer, DnsServerOptions } from './server.ts';
 
@@ -31,18 +31,9 @@ export interface DnsWorkers extends DnsServer {
 
 export interface DnsWorkersDeps { routing: RoutingSource; logger: Logger; registry: Registry; workers: number }
 
-/**
- * Each worker's share of the DNS-over-TCP caps (at least 1): the caps, and the file-descriptor
- * budget they were fitted to (src/fd-budget.ts), are the process's, not each thread's. Floors keep
- * the sum within the budget; a source's connections are spread by the kernel's hash like everyone
- * else's, so its cap is split the same way (rounded up), as proxyShare does for the proxy.
- */
+/** Each worker's share of the DNS-over-TCP caps, which are the process's, not each thread's. */
 export function dnsTcpShare(tcp: DnsServerOptions['dns']['tcp'], workers: number): DnsServerOptions['dns']['tcp'] {
-  return {
-    ...tcp,
-    maxConnections: Math.max(1, Math.floor(tcp.maxConnections / workers)),
-    maxConnectionsPerSource: Math.max(1, Math.ceil(tcp.maxConnectionsPerSource / workers)),
-  };
+  return { ...tcp, maxConnections: workerShare(tcp.maxConnections, workers, 'total'), maxConnectionsPerSource: workerShare(tcp.maxConnectionsPerSource, workers, 'perSource') };
 }
 
 export function createDnsWorkers(options: DnsServerOptions, deps: DnsWorkersDeps): DnsWorkers {

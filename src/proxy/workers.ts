@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import type { ProxyConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingSource } from '../routing/types.ts';
-import { createWorkerPool } from '../worker-pool.ts';
+import { createWorkerPool, workerShare } from '../worker-pool.ts';
 import { proxyCounterSlots, registerProxyMetrics, resetProxyLevels } from './metrics.ts';
 import type { ProxyServer, ProxyServerOptions } from './server.ts';
 
@@ -48,12 +48,10 @@ export interface ProxyWorkersDeps {
 
 /** Worker `index` of `workers`: its share of the process-wide connection limits (at least 1). */
 export function proxyShare(proxy: ProxyConfig, workers: number): Pick<ProxyConfig, 'maxConnections' | 'maxConnectionsPerSource' | 'upstreamConnections'> {
-  // Floors keep the sum within the file-descriptor budget; a source's connections are spread by the
-  // kernel's hash like everyone else's, so its cap is split the same way (rounded up).
   return {
-    maxConnections: Math.max(1, Math.floor(proxy.maxConnections / workers)),
-    maxConnectionsPerSource: Math.max(1, Math.ceil(proxy.maxConnectionsPerSource / workers)),
-    upstreamConnections: Math.max(1, Math.floor(proxy.upstreamConnections / workers)),
+    maxConnections: workerShare(proxy.maxConnections, workers, 'total'),
+    maxConnectionsPerSource: workerShare(proxy.maxConnectionsPerSource, workers, 'perSource'),
+    upstreamConnections: workerShare(proxy.upstreamConnections, workers, 'total'),
   };
 }
 
