@@ -46,6 +46,8 @@ export interface StartOptions {
   waitReady?: boolean;                 // default true: resolves when /readyz answers 200
   /** A command that execs the rest (e.g. ['prlimit', '--nofile=4096:4096', '--']): the child's pid stays switchyard's. */
   prefix?: string[];
+  /** Flags for node itself, before bin/switchyard.js (e.g. SERVE_NODE_FLAGS, as the image starts it). */
+  nodeFlags?: readonly string[];
   readyTimeoutMs?: number;
   /**
    * Replaces the readiness request to /readyz: for a process inside a network namespace (`prefix`
@@ -67,7 +69,7 @@ export async function startSwitchyard(opts: StartOptions): Promise<SwitchyardPro
     DNS_PORT: String(dnsPort), ADMIN_PORT: String(adminPort), PROXY_PORT: String(proxyPort),
     ...opts.env,
   };
-  const argv = [...(opts.prefix ?? []), NODE, BIN, 'serve', '--config', configFile];
+  const argv = [...(opts.prefix ?? []), NODE, ...(opts.nodeFlags ?? []), BIN, 'serve', '--config', configFile];
   const child = spawn(argv[0], argv.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (chunk: Buffer) => { out += chunk.toString(); if (out.length > 4_000_000) out = out.slice(-2_000_000); };
