@@ -7,11 +7,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digShort } from '../support/dig.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { createAppRole, disconnectStandby, generateLag, startPostgresPair, waitCaughtUp, type PgPair } from '../support/postgres.ts';
 import { REPO, runCli, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 
@@ -30,19 +30,13 @@ const metric = async (sy: SwitchyardProcess, name: string): Promise<number> => {
 const stateFile = (dir: string) => JSON.parse(readFileSync(join(dir, 'switchyard-state.json'), 'utf8'));
 
 /** A webhook receiver on 127.0.0.1 that keeps every JSON body (the notify list's). */
-async function receiver(): Promise<{ url: string; bodies: Array<Record<string, unknown>> }> {
-  const bodies: Array<Record<string, unknown>> = [];
-  const server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (c) => { text += c; });
-    req.on('end', () => { try { bodies.push(JSON.parse(text)); } catch { bodies.push({ unparsable: text }); } res.end(); });
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  receivers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, bodies };
+const receivers: WebhookReceiver[] = [];
+after(async () => { for (const r of receivers) await r.close(); });
+async function receiver(): Promise<WebhookReceiver> {
+  const r = await startWebhookReceiver();
+  receivers.push(r);
+  return r;
 }
-const receivers: Server[] = [];
-after(() => { for (const s of receivers) { s.closeAllConnections(); s.close(); } });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, sy?: SwitchyardProcess): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -7,31 +7,20 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHealthEndpoint, type HealthEndpoint } from '../support/health-endpoint.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { runCli, startSwitchyard, type SwitchyardProcess } from '../support/switchyard-process.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 after(async () => { for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {}); });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Receiver { url: string; bodies: Array<Record<string, unknown>>; status: number; server: Server }
-
-/** A webhook receiver on 127.0.0.1 that keeps every JSON body. */
-async function receiver(): Promise<Receiver> {
-  const r: Receiver = { url: '', bodies: [], status: 200, server: createServer((req, res) => {
-    let text = '';
-    req.on('data', (c) => { text += c; });
-    req.on('end', () => {
-      try { r.bodies.push(JSON.parse(text)); } catch { r.bodies.push({ unparsable: text }); }
-      res.writeHead(r.status).end();
-    });
-  }) };
-  await new Promise<void>((res) => r.server.listen(0, '127.0.0.1', res));
-  r.url = `http://127.0.0.1:${(r.server.address() as { port: number }).port}/hook`;
-  cleanups.push(() => new Promise((res) => { r.server.closeAllConnections(); r.server.close(res); }));
+/** A webhook receiver on 127.0.0.1 that keeps every JSON body, closed after the file. */
+async function receiver(): Promise<WebhookReceiver> {
+  const r = await startWebhookReceiver();
+  cleanups.push(() => r.close());
   return r;
 }
 
