@@ -8,6 +8,9 @@
 //   configuration never loads an area's runtime and no import cycle can form;
 // - only src/config reads process.env;
 // - only src/kubernetes.ts imports values from @kubernetes/client-node (main.ts loads it lazily);
+// - src loads node:http, node:fs, node:util and node:crypto through src/node-builtins.ts (require,
+//   not an ES import: an ES import runs the modules' lazy getters, which load Node's bundled undici
+//   and more; type imports are fine);
 // - kebab-case file names; no to-do marker in a comment without an issue number (#N).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve, basename } from 'node:path';
@@ -33,18 +36,18 @@ const area = (file: string): string | undefined => {
 /** What each src area may import from other src areas. */
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
-  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
-  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
+  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
   // The worker threads of dns and proxy: the routing snapshot type only, like them.
   'worker-pool.ts': (t, typeOnly) => ['log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
-  routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts'].includes(t),
-  config: (t) => ['errors.ts'].includes(t),
+  routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts', 'node-builtins.ts'].includes(t),
+  config: (t) => ['errors.ts', 'node-builtins.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
   admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
   // Kubernetes-aware parts: the clients come from the composition root; kubernetes.ts (which loads
   // client-node) is imported for its types only.
-  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
-  parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
 };
 
 /** A configuration slice: src/<area>/config.ts or src/<area>/config-*.ts. */
@@ -68,13 +71,20 @@ for (const file of files) {
   if (rel !== 'src/kubernetes.ts' && /^import\s+(?!type\s)[^'"]*from\s+'@kubernetes\/client-node'/m.test(text)) {
     problems.push(`${rel}: only src/kubernetes.ts imports values from @kubernetes/client-node (it is loaded lazily; import types only)`);
   }
+  if (rel !== 'src/node-builtins.ts') {
+    for (const m of text.matchAll(/^import\s+(?!type\s)([^'"]*)from\s+'node:(http|fs|util|crypto)'/gm)) {
+      const names = /^\{([^}]*)\}\s*$/.exec(m[1].trim());
+      if (names && names[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue;
+      problems.push(`${rel}: import node:${m[2]}'s values from src/node-builtins.ts (an ES import of node:${m[2]} runs its lazy getters; import types only)`);
+    }
+  }
   for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'(\.[^']+)'/gm)) {
     const target = area(resolve(dirname(file), m[2]));
     const targetFile = resolve(dirname(file), m[2]);
     if (isSlice(file) && !(isSlice(targetFile) || SLICE_MAY_IMPORT.includes(relative(root, targetFile)))) {
       problems.push(`${rel}: a configuration slice imports only src/config/{schema,fields,redact,types}.ts and other slices, not ${relative(root, targetFile)}`);
     }
-    if (from === 'config' && target && target !== 'config' && target !== 'errors.ts' && !isSlice(targetFile)) {
+    if (from === 'config' && target && target !== 'config' && target !== 'errors.ts' && target !== 'node-builtins.ts' && !isSlice(targetFile)) {
       problems.push(`${rel}: src/config imports other areas only through their configuration slices (src/<area>/config.ts), not ${relative(root, targetFile)}`);
     }
     if (!target || target === from || (from === 'config' && isSlice(targetFile))) continue;

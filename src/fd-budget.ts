@@ -2,7 +2,9 @@
 // strangers can fill (proxy clients, DNS over TCP) and everything else, so that a proxy full of
 // idle connections never leaves the admin API, the probes, the store, hooks or DNS without a
 // descriptor. Used by the composition root; the split itself is pure.
-import { readFileSync } from 'node:fs';
+import { fs } from './node-builtins.ts';
+
+const { readFileSync } = fs;
 
 export interface FdBudgetInput {
   /** The soft RLIMIT_NOFILE, or undefined when it cannot be read (the configured caps stand). */

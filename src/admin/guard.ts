@@ -1,8 +1,10 @@
 // Defences of the admin API against the operator's own browser (cross-site requests, DNS
 // rebinding) and against token guessing. Pure functions of the request's headers, unit-tested
 // directly; server.ts applies them.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { crypto } from '../node-builtins.ts';
 import { isIP } from 'node:net';
+
+const { createHash, timingSafeEqual } = crypto;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 

@@ -2,9 +2,11 @@
 // inline (no build step, no framework, no other assets); the script loads /v1/console, then
 // follows /v1/events (server-sent events), falling back to polling /v1/console every second.
 // Without scripts the page shows the server-rendered table below and refreshes every 2 s.
-import { readFileSync } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import type { ConsoleView } from './console.ts';
 import { parityLines } from './status.ts';
+
+const { readFileSync } = fs;
 
 export interface ConsoleAssets { script: string; style: string }
 

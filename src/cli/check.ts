@@ -2,11 +2,13 @@
 // (the preferred cluster against each other one) and prints the differences. Exit codes: 0 no
 // blocking difference, 3 a blocking difference, 1 parity unknown (a cluster could not be read),
 // 2 invalid usage or configuration. @kubernetes/client-node is loaded only here, on demand.
-import { parseArgs } from 'node:util';
+import { util } from '../node-builtins.ts';
 import { loadConfig, type ClusterConfig } from '../config/index.ts';
 import { SwitchyardError, describeError, isSwitchyardError } from '../errors.ts';
 import type { KubernetesClientCache } from '../kubernetes.ts';
 import { compareClusters, formatReport, type ParityReport } from '../parity/index.ts';
+
+const { parseArgs } = util;
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 

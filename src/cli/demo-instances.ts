@@ -5,13 +5,15 @@
 // active cluster, so a newcomer can kill the leader (its pid is printed) and watch another take
 // over, or fail east and watch one failover reach all three.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describeError } from '../errors.ts';
 import { startLocalEtcd } from './local-etcd.ts';
 import { startCluster, type DemoCluster } from './demo.ts';
+
+const { closeSync, openSync, writeFileSync } = fs;
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 

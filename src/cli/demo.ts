@@ -1,15 +1,18 @@
 // `switchyard demo`: two demo "clusters" on 127.0.0.2 and 127.0.0.3 and the edge in front of
 // them (DNS, proxy, admin), in one process, so a newcomer sees a failover within a minute.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { fs, http, util } from '../node-builtins.ts';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseConfig, parseDuration } from '../config/index.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
 import { pino } from 'pino';
+
+const { parseArgs } = util;
+const { mkdtempSync, rmSync } = fs;
+const { createServer } = http;
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 

@@ -3,13 +3,15 @@
 // every configured DNS answer converged on the new active cluster.
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
+import { util } from '../node-builtins.ts';
 import { cliSettings, parseDuration } from '../config/index.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { StatusView } from '../admin/index.ts';
 import type { Transition } from '../routing/index.ts';
 import { adminBaseUrl, createAdminClient, type AdminClient } from './admin-client.ts';
 import { DRILL_DEFAULT_TIMEOUT } from './usage.ts';
+
+const { parseArgs } = util;
 
 type Out = { out: (line: string) => void; err: (line: string) => void };
 

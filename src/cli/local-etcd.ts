@@ -2,12 +2,14 @@
 // binary found on PATH, free ports, one temporary data folder per member, stopped (and the
 // folders removed) by stop(). Not for production: no TLS, no authentication.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SwitchyardError } from '../errors.ts';
+
+const { accessSync, constants, mkdtempSync, openSync, closeSync, rmSync } = fs;
 
 export interface LocalEtcd { endpoints: string[]; dir: string; stop(): Promise<void> }
 

@@ -1,9 +1,8 @@
 // The `switchyard` command. Exit codes: 0 success, 1 runtime failure, 2 invalid usage or configuration;
 // `status` also 3 held, 4 active cluster down, 5 old primary unfenced, 6 state store failing
 // (the lowest that applies; every one that applies is printed on stderr); `check` 3 on a blocking difference.
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { fs, readline, util } from '../node-builtins.ts';
+import type { ParseArgsConfig } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { checkEnvironment, cliSettings, configJsonSchema, configWarnings, formatConfigError, loadConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError, describeError } from '../errors.ts';
@@ -15,6 +14,9 @@ import { AdminApiError, adminBaseUrl, createAdminClient } from './admin-client.t
 import { formatPlan, formatStatus, statusProblems } from './format-status.ts';
 import { COMMANDS, USAGE, commandHelp } from './usage.ts';
 
+const { parseArgs } = util;
+const { readFileSync } = fs;
+
 export interface Out {
   out: (line: string) => void;
   err: (line: string) => void;
@@ -25,7 +27,7 @@ export interface Out {
 }
 
 async function askOnTerminal(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const rl = readline().createInterface({ input: process.stdin, output: process.stdout });
   try { return await rl.question(question); } finally { rl.close(); }
 }
 

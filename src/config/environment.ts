@@ -2,11 +2,13 @@
 // and kubeconfigs, exec commands that exist and are executable. `validate` reports these and
 // `serve` checks the same before it starts, so a configuration that validates also starts.
 // Errors stop the start; warnings (notification hooks, which never block anything) are logged.
-import { constants } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import { access, readFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { ConfigIssue } from './fields.ts';
 import type { Config } from './types.ts';
+
+const { constants } = fs;
 
 /** The executable `command` resolves to (PATH lookup for a bare name), or undefined when there is none. */
 export async function findExecutable(command: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {

@@ -12,11 +12,13 @@
 // ConfigMaps and Secrets are compared by an HMAC-SHA256 of their content under a key made for
 // this one comparison: equal content gives equal digests within the comparison, while the digest
 // shown or logged cannot be checked against guesses of a low-entropy secret later.
-import { createHmac, randomBytes } from 'node:crypto';
+import { crypto } from '../node-builtins.ts';
 import type { ClusterConfig, ParityConfig, ParityNamespace } from '../config/index.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { KubernetesClients, KubernetesClientsFor } from '../kubernetes.ts';
 import { compareInventories, type Inventory, type ObjectFacts, type ParityReport } from './compare.ts';
+
+const { createHmac, randomBytes } = crypto;
 
 interface PodSpecLike {
   containers?: Array<{ name: string; image?: string; envFrom?: Array<{ configMapRef?: { name?: string }; secretRef?: { name?: string } }>; env?: Array<{ valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }> }>;

@@ -1,9 +1,12 @@
 // The proxy's own answers: a status, `x-switchyard-error: CODE` and a JSON body {code, message},
 // built once per code. Served through ServerResponse on the request path, or as raw bytes on a
 // socket that has no response object (client errors, upgrades, CONNECT).
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { http } from '../node-builtins.ts';
 import type { Duplex } from 'node:stream';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+
+const { STATUS_CODES } = http;
 
 export interface Reply {
   status: number;

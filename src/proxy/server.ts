@@ -3,7 +3,8 @@
 // hand (no await before dispatch) and hands the request to an exchange. Routing changes swap
 // the active upstream, close idle connections to the old side and, once the transition is
 // settled, the tunnels still open to it.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../node-builtins.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
@@ -22,6 +23,8 @@ import { buildReplies, sendRawReply, sendReply, type ProxyErrorCode, type Reply 
 import { parseTarget } from './target.ts';
 import { TunnelExchange } from './tunnel-exchange.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
+
+const { createServer } = http;
 
 export interface ProxyServerOptions { proxy: ProxyConfig; clusters: ClusterConfig[] }
 

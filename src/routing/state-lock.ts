@@ -6,10 +6,12 @@
 // once. A lock from another host (a rescheduled pod on a shared volume) cannot be checked that
 // way: its owner refreshes the file's mtime every `heartbeatMs`, and it is stale once the mtime
 // is older than `staleMs`. A live lock refuses the start with SWY_STATE_LOCKED.
-import { readFileSync } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { SwitchyardError } from '../errors.ts';
+
+const { readFileSync } = fs;
 
 export interface LockOwner { pid: number; startTicks: number | null; bootId: string | null; host: string; startedAt: string }
 

@@ -12,12 +12,12 @@
 // The step enforces config.timeout itself as well as honouring ctx.signal, so it is bounded
 // even when called outside the controller. Hooks must be idempotent: they receive
 // SWITCHYARD_IDEMPOTENCY_KEY, stable across retries and restarts.
-import { spawn } from 'node:child_process';
 import { findExecutable, type StepConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { ownerAlive, ownerOf, type ProcessIdentity } from '../../routing/index.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
+import { childProcess } from '../../node-builtins.ts';
 
 export type ExecConfig = Extract<StepConfig, { type: 'exec' }>;
 
@@ -108,7 +108,7 @@ export function runProcess(spec: ProcessSpec, io: ProcessIo): Promise<StepOutcom
   const started = Date.now();
   const stdout = new Tail(OUTPUT_LIMIT);
   const stderr = new Tail(OUTPUT_LIMIT);
-  const child = spawn(command, args, { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = childProcess().spawn(command, args, { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout.on('data', (b: Buffer) => stdout.push(b));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
   if (child.pid !== undefined) io.onSpawn?.(child.pid);

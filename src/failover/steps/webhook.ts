@@ -11,12 +11,14 @@
 // request itself is wrong: retrying the same body cannot help), true for the rest and for
 // network errors. The controller does the retries. Only the URL's
 // origin is logged: Slack-style URLs carry their secret in the path.
-import { createHmac } from 'node:crypto';
+import { crypto } from '../../node-builtins.ts';
 import type { Dispatcher } from 'undici';
 import type { StepConfig } from '../../config/index.ts';
 import type { Logger } from '../../log.ts';
 import { SwitchyardError, describeError } from '../../errors.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
+
+const { createHmac } = crypto;
 
 export type WebhookConfig = Extract<StepConfig, { type: 'webhook' }>;
 

@@ -11,12 +11,14 @@
 // the system roots. The name sent as SNI and verified against the certificate is `sni` if set,
 // else the `host` override, else the URL's host name (none for an IP literal, whose certificate
 // is then verified against the IP).
-import { readFileSync } from 'node:fs';
+import { fs } from '../../node-builtins.ts';
 import { Pool, buildConnector, request as undiciRequest, type Connector } from '../../undici-parts.ts';
 import type { Dispatcher } from 'undici';
 import type { HttpProbeConfig } from '../../config/index.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { Probe } from '../types.ts';
+
+const { readFileSync } = fs;
 
 export const BODY_LIMIT = 64 * 1024;
 export const MAX_CHECKS_PER_CONNECTION = 10;
