@@ -2,6 +2,8 @@
 // examples/switchyard.yaml (free ports, a temp state file), and each runtime library's share,
 // measured as the RSS of a Node process importing all of them minus one importing all but that
 // one (after two full GCs; median of ROUNDS runs). Each import runs in a fresh Node 24 process.
+// examples/switchyard.yaml is measured twice: as it is (nothing answers its two http probes) and with
+// both probes answered by real HTTP servers (the clusters up, as in a deployment).
 // Knobs: ROUNDS (3), SETTLE_MS (5000: how long serve runs before its RSS is read).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { freePort } from '../../test/support/ports.ts';
 import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { intKnob, KnobError } from '../support/knobs.ts';
 import { createCleanup } from '../support/processes.ts';
+import { startHealthEndpoint, type HealthEndpoint } from '../../test/support/health-endpoint.ts';
 import { rssKiB } from '../dns/usage.ts';
 import { markdownTable } from '../support/table.ts';
 
@@ -45,19 +48,35 @@ process.stdout.write(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileS
 const rssOf = (specifiers: string[]) => median(Array.from({ length: ROUNDS }, () => importRss(specifiers)));
 const specs = (values: string[]) => values.flatMap((v) => v.split(' '));
 
-async function serveIdleRss(cleanup: ReturnType<typeof createCleanup>, dir: string): Promise<number[]> {
+/**
+ * Idle RSS of serve on examples/switchyard.yaml, per round. `answered`: its two http probes get a
+ * 200 from a real HTTP server (on 127.0.0.2 and 127.0.0.3, free ports), as in a deployment whose
+ * clusters are up; otherwise nothing listens there and every probe fails to connect.
+ */
+async function serveIdleRss(cleanup: ReturnType<typeof createCleanup>, dir: string, answered: boolean): Promise<number[]> {
   const example = readFileSync(join(REPO, 'examples/switchyard.yaml'), 'utf8');
   const rounds: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const config = example.replace('127.0.0.1:5353', `127.0.0.1:${await freePort()}`).replace('127.0.0.1:9090', `127.0.0.1:${await freePort()}`)
+    let config = example.replace('127.0.0.1:5353', `127.0.0.1:${await freePort()}`).replace('127.0.0.1:9090', `127.0.0.1:${await freePort()}`)
       .replace('./switchyard-state.json', join(dir, `state-${i}.json`));
-    const file = join(dir, `switchyard-${i}.yaml`);
+    let hits = (): number => 0;
+    const endpoints: HealthEndpoint[] = [];
+    if (answered) {
+      const east = await startHealthEndpoint('127.0.0.2');
+      const west = await startHealthEndpoint('127.0.0.3');
+      endpoints.push(east, west);
+      config = config.replace('http://127.0.0.2:18081/healthz', east.url).replace('http://127.0.0.3:18081/healthz', west.url);
+      hits = () => east.hits + west.hits;
+    }
+    const file = join(dir, `switchyard-${i}${answered ? '-answered' : ''}.yaml`);
     writeFileSync(file, config);
     const p = cleanup.spawn('switchyard', NODE, [...SERVE_NODE_FLAGS, BIN, 'serve', '--config', file], { cwd: dir });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     if (!p.alive()) throw new Error(`switchyard serve exited:\n${p.output()}`);
+    if (answered && hits() < 4) throw new Error(`the health endpoints were asked only ${hits()} times in ${SETTLE_MS} ms`);
     rounds.push(rssKiB(p.pid) / 1024);
     await p.stop();
+    for (const e of endpoints) await e.kill();
   }
   return rounds;
 }
@@ -66,8 +85,10 @@ const cleanup = createCleanup();
 cleanup.onExit('bench:memory');
 try {
   const dir = cleanup.tempDir('switchyard-bench-memory-');
-  const serve = await serveIdleRss(cleanup, dir);
-  console.log(`switchyard serve on examples/switchyard.yaml, idle RSS after ${SETTLE_MS} ms, per round: ${serve.map((m) => m.toFixed(1)).join(' / ')} MiB (the first start may also fill the compile cache)`);
+  const serve = await serveIdleRss(cleanup, dir, false);
+  console.log(`switchyard serve on examples/switchyard.yaml, idle RSS after ${SETTLE_MS} ms, per round: ${serve.map((m) => m.toFixed(1)).join(' / ')} MiB (its probes unanswered: nothing listens on 127.0.0.2:18081 and 127.0.0.3:18081; the first start may also fill the compile cache)`);
+  const answered = await serveIdleRss(cleanup, dir, true);
+  console.log(`the same with both http probes answered 200 (the clusters up), per round: ${answered.map((m) => m.toFixed(1)).join(' / ')} MiB`);
   const bare = rssOf([]);
   const tsFile = pathToFileURL(join(REPO, 'src/errors.ts')).href;
   const stripped = median(Array.from({ length: ROUNDS }, () => {
