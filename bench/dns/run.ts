@@ -18,6 +18,8 @@
 //   START_TIMEOUT=30 seconds a server has to start and give the expected answer
 //   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
 //   REQUIRE=0        1: exit 3 when switchyard misses the issue's requirement
+//   MEMORY_LIMIT     the Node servers' memory cgroup (default: deploy/kubernetes/deployment.yaml's limit; 0: none);
+//                    see bench/support/memory-limit.ts
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +27,7 @@ import { REPO } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { startHealthPair, type HealthPair } from '../support/health-pair.ts';
 import { KnobError, intKnob, namesKnob } from '../support/knobs.ts';
+import { createMemoryLimit } from '../support/memory-limit.ts';
 import { createCleanup, pinSelf } from '../support/processes.ts';
 import { requireTools } from '../support/tools.ts';
 import { runDnsperf, type DnsperfSettings } from './dnsperf.ts';
@@ -34,6 +37,9 @@ import { waitForSaneAnswers } from './sanity.ts';
 import { SERVER_NAMES, SERVERS } from './servers.ts';
 import { rssKiB, sampleUsage } from './usage.ts';
 import { HOST, PRIMARY, QUERY_SETS, SECONDARY, TTL } from './zone.ts';
+
+/** The servers that are Node processes: they run inside the deployment's memory limit. */
+const NODE_SERVERS: readonly string[] = ['switchyard', 'switchyard-w2', 'node-dgram'];
 
 function readKnobs() {
   const serverCpu = String(intKnob('SERVER_CPU', 0, 0, 4095));
@@ -86,6 +92,7 @@ async function main(): Promise<number> {
   cleanup.onExit('bench:dns');
   const tmp = cleanup.tempDir('switchyard-bench-dns-');
   let health: HealthPair | undefined;
+  const memoryLimit = createMemoryLimit('switchyard-bench-dns');
   try {
     pinSelf(knobs.clientCpu);
     const queryFile = join(tmp, 'queries.txt');
@@ -97,15 +104,16 @@ async function main(): Promise<number> {
     log(`DNS benchmark: each server pinned to CPU ${knobs.serverCpu}, dnsperf (and this harness) on CPU ${knobs.clientCpu}, ${knobs.cpus} CPU(s) available`);
     log(`dnsperf -c ${d.clients} -q ${d.outstanding} -T 1 -l ${d.duration}${d.qps > 0 ? ` -Q ${d.qps}` : ''}${d.edns ? ' -e' : ''} over UDP on 127.0.0.1; warm-up ${knobs.warmup} s; queries (${knobs.queries}): ${QUERY_SETS[knobs.queries].join(', ')}`);
     for (const name of knobs.servers) log(`  ${SERVERS[name].describe()}`);
+    log(`  the Node servers (${NODE_SERVERS.join(', ')}) run ${memoryLimit.describe}`);
 
     // One unmeasured start of each Node server first: it fills Node's compile cache for this commit
     // and these flags, so that no measured round pays for the TypeScript stripper (about 20 MiB of
     // RSS and a slower start) the way the first start after a code change does.
-    for (const name of knobs.servers.filter((n) => n === 'switchyard' || n === 'switchyard-w2' || n === 'node-dgram')) {
+    for (const name of knobs.servers.filter((n) => NODE_SERVERS.includes(n))) {
       const dir = join(tmp, `${name}-cache-warm-up`);
       mkdirSync(dir);
       const port = await freePort();
-      const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, clientCpu: knobs.clientCpu, health, cleanup, profileDir: undefined });
+      const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, clientCpu: knobs.clientCpu, health, cleanup, profileDir: undefined, memoryLimit });
       await waitForSaneAnswers(server, port, knobs.startTimeoutMs, SERVERS[name].answersZone);
       await server.stop(15_000);
     }
@@ -118,8 +126,9 @@ async function main(): Promise<number> {
         mkdirSync(dir);
         const profileDir = name.startsWith('switchyard') && knobs.profile ? join(dir, 'profile') : undefined;
         const port = await freePort();
-        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, clientCpu: knobs.clientCpu, health, cleanup, profileDir });
+        const server = await SERVERS[name].start({ dir, port, cpu: knobs.serverCpu, clientCpu: knobs.clientCpu, health, cleanup, profileDir, memoryLimit });
         const { nsGlue } = await waitForSaneAnswers(server, port, knobs.startTimeoutMs, SERVERS[name].answersZone);
+        if (NODE_SERVERS.includes(name) && !memoryLimit.holds(server.pid)) throw new Error(`${name} (pid ${server.pid}) is not inside the memory limit's cgroup`);
         log(`${tag}: answers ${HOST} A ${PRIMARY} TTL ${TTL} with AA${SERVERS[name].answersZone ? `; NS reply ${nsGlue ? 'with' : 'without'} glue` : ''}`);
         const idleRssKiB = rssKiB(server.pid);
         const hits0 = checks(health);
@@ -168,6 +177,7 @@ async function main(): Promise<number> {
   } finally {
     await health?.close();
     await cleanup.run();
+    memoryLimit.remove();
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
+import type { MemoryLimit } from '../support/memory-limit.ts';
 import { freePort } from '../../test/support/ports.ts';
 import type { HealthPair } from '../support/health-pair.ts';
 import type { Child, Cleanup } from '../support/processes.ts';
@@ -21,6 +22,7 @@ export interface StartContext {
   health: HealthPair;       // on PRIMARY and SECONDARY
   cleanup: Cleanup;
   profileDir: string | undefined;   // switchyard only: write a V8 CPU profile there
+  memoryLimit: MemoryLimit; // the Node servers run inside it (bench/support/memory-limit.ts)
 }
 
 export interface ServerUnderTest {
@@ -75,7 +77,7 @@ const switchyardWith = (name: 'switchyard' | 'switchyard-w2', workers: number): 
     const file = join(ctx.dir, 'switchyard.yaml');
     writeFileSync(file, config);
     const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-    return ctx.cleanup.spawn(name, NODE, [...SERVE_NODE_FLAGS, ...nodeFlags, BIN, 'serve', '--config', file], { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
+    return ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...nodeFlags, BIN, 'serve', '--config', file]), { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
   },
 });
 const switchyard = switchyardWith('switchyard', 1);
@@ -158,7 +160,7 @@ const nodeDgram: ServerUnderTest = {
   async start(ctx) {
     // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's,
     // and serve's own V8 flags, so that both the CPU and the memory figures compare like with like.
-    return ctx.cleanup.spawn('node-dgram', NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')], { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
+    return ctx.cleanup.spawn('node-dgram', ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')]), { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
   },
 };
 

@@ -12,7 +12,8 @@
 // its next request as soon as the answer is in; N: each connection waits N ms after every answer, an
 // open-ish loop at about CONNECTIONS × 1000 / N requests/s, so that the cores are not saturated and
 // the CPU time per request of one and two workers can be compared without the load generator
-// fighting the second worker for its core).
+// fighting the second worker for its core), MEMORY_LIMIT (the Node proxies' memory cgroup, default
+// deploy/kubernetes/deployment.yaml's limit, 0: none; bench/support/memory-limit.ts).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { createCleanup, waitForChild, type Child } from '../support/processes.ts';
+import { createMemoryLimit } from '../support/memory-limit.ts';
 import { markdownTable } from '../support/table.ts';
 import { commandOutput, requireTools } from '../support/tools.ts';
 import { cpuSeconds, rssKiB, sampleUsage } from '../dns/usage.ts';
@@ -63,6 +65,7 @@ for (const p of PEERS) if (p !== 'haproxy' && p !== 'nginx') throw new Error(`un
 const cleanup = createCleanup();
 cleanup.onExit('bench:proxy');
 const dir = cleanup.tempDir('switchyard-bench-proxy-');
+const memoryLimit = createMemoryLimit('switchyard-bench-proxy');
 // wrk's delay() hook: milliseconds a connection waits after each answer before its next request.
 const DELAY_SCRIPT = join(dir, 'delay.lua');
 if (DELAY_MS > 0) writeFileSync(DELAY_SCRIPT, `function delay()\n  return ${DELAY_MS}\nend\n`);
@@ -128,7 +131,7 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
   if (name === 'switchyard' || name === 'switchyard-w2') {
     const d = join(dir, name);
     mkdirSync(d, { recursive: true });
-    const sy = cleanup.spawn(name, NODE, [...SERVE_NODE_FLAGS, join(HERE, 'switchyard-proxy.ts')], {
+    const sy = cleanup.spawn(name, ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, 'switchyard-proxy.ts')]), {
       cpu: name === 'switchyard' ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`,
       stdin: true,
       env: {
@@ -137,14 +140,16 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
       },
     });
     await waitForChild(sy, 'its "ready" line', () => sy.output().includes('ready '), 15_000);
+    if (!memoryLimit.holds(sy.pid)) throw new Error(`${name} (pid ${sy.pid}) is not inside the memory limit's cgroup`);
     p = sy;
   } else if (name === 'node-proxy') {
     // serve's V8 flags too, so that both the CPU and the memory figures compare like with like.
-    const np = cleanup.spawn('node-proxy', NODE, [...SERVE_NODE_FLAGS, join(HERE, 'node-proxy.ts')], {
+    const np = cleanup.spawn('node-proxy', ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, 'node-proxy.ts')]), {
       cpu: PROXY_CPU,
       env: { ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}` },
     });
     await waitForChild(np, 'its "ready" line', () => np.output().includes('ready '), 15_000);
+    if (!memoryLimit.holds(np.pid)) throw new Error(`node-proxy (pid ${np.pid}) is not inside the memory limit's cgroup`);
     p = np;
   } else if (name === 'haproxy') {
     const file = join(dir, 'haproxy.cfg');
@@ -196,6 +201,7 @@ const addr = (n: ProxyName): Addr => ({ host: '127.0.0.1', port: ports[n] });
 
 try {
   console.log(`machine: ${machine()}`);
+  console.log(`the Node proxies (switchyard, switchyard-w2, node-proxy) run ${memoryLimit.describe}`);
   console.log(`proxies on CPU ${PROXY_CPU}; wrk (1 thread, ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up${DELAY_MS > 0 ? `, each connection waiting ${DELAY_MS} ms after every answer` : ''}) and the nginx origin on CPU ${LOAD_CPU}`);
   const eastOrigin = await startOrigin('east');
   const westOrigin = await startOrigin('west');
@@ -268,4 +274,5 @@ try {
   if ((failovers.get('switchyard')?.failed ?? 0) > 0) process.exitCode = 1;
 } finally {
   await cleanup.run();
+  memoryLimit.remove();
 }
