@@ -1,10 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --no-wasm-dynamic-tiering --no-wasm-tier-up
-// The shebang's flags (also in deploy/Dockerfile's ENTRYPOINT; `node bin/switchyard.js` without them
-// runs too, with V8's defaults): at most 2 x 4 MiB of young generation instead of 2 x 64 MiB, about
-// 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory"); and undici's HTTP
-// parser (llhttp, WebAssembly) kept on V8's baseline compiler: optimizing it takes 13-16 MiB for
-// good after a few responses, health probes included, and saves no measured CPU (docs/benchmarks.md,
-// "Round 3").
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The shebang's flag (also in deploy/Dockerfile's ENTRYPOINT; `node bin/switchyard.js` without it
+// runs too, with V8's default young generation): at most 2 x 4 MiB of young generation instead of
+// 2 x 64 MiB, about 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory").
 // Runs the TypeScript sources directly (Node 24 type stripping; Node 24 comes from `npm ci`).
 // On an older Node the .ts import would fail with a stack trace: say what to do instead.
 const major = Number(process.versions.node.split('.')[0]);

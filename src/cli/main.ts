@@ -13,6 +13,7 @@ import type { MovePlan } from '../failover/index.ts';
 import { AdminApiError, adminBaseUrl, createAdminClient } from './admin-client.ts';
 import { formatPlan, formatStatus, statusProblems } from './format-status.ts';
 import { COMMANDS, USAGE, commandHelp } from './usage.ts';
+import { serveWasmFlags } from './v8-tuning.ts';
 
 const { parseArgs } = util;
 const { readFileSync } = fs;
@@ -72,6 +73,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   if (machine.errors.length > 0) {
     throw new SwitchyardError('SWY_CONFIG_INVALID', `configuration has ${machine.errors.length} error(s) on this machine`, { issues: machine.errors });
   }
+  for (const flag of serveWasmFlags(config)) setFlagsFromString(flag);
   let app;
   try {
     app = await startSwitchyard(config, { logger, env: process.env });

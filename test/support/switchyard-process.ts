@@ -17,12 +17,9 @@ export const BIN = join(REPO, 'bin/switchyard.js');
  * 2 × 4 MiB instead of V8's 2 × 64 MiB, which under full proxy load took the peak RSS from about
  * 220 to about 120 MiB at no measurable CPU cost (docs/benchmarks.md, "Peak memory"). The heap's
  * size is fixed when the isolate is made, so `v8.setFlagsFromString` cannot set it later.
- * And undici's HTTP parser (llhttp, WebAssembly) kept on V8's baseline compiler (Liftoff):
- * TurboFan's compile of its one big function takes 13-16 MiB that the process keeps, and a few
- * answered health probes are enough to start it; no CPU cost was measured (docs/benchmarks.md,
- * "Round 3"). The benchmarks start serve, and the Node anchors, with them, as the image does.
+ * The benchmarks start serve with them, as the image does.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-wasm-dynamic-tiering', '--no-wasm-tier-up'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 export interface SwitchyardProcess {
   dir: string;
