@@ -5,7 +5,7 @@
 // 10 MiB of RSS that switchyard never uses (its undici is the npm package, src/undici-parts.ts).
 // node:fs's getters load readline and the REPL's history, node:util's the assert diff and the
 // worker internals, node:crypto's the Web Crypto API. require() returns the same module object
-// without touching the getters. docs/benchmarks.md ("Idle memory, round 3") has the figures;
+// without touching the getters. docs/benchmarks.md ("Round 3") has the figures;
 // scripts/lint.ts refuses a value import of these four anywhere in src but here (type imports are
 // erased and cost nothing), and test/e2e/serve-footprint.test.ts checks what `serve` loads.
 import { createRequire } from 'node:module';
