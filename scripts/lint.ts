@@ -36,7 +36,7 @@ const area = (file: string): string | undefined => {
 /** What each src area may import from other src areas. */
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
-  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
   proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
   // The worker threads of dns and proxy: the routing snapshot type only, like them.
   'worker-pool.ts': (t, typeOnly) => ['log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
@@ -46,8 +46,15 @@ const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = 
   admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
   // Kubernetes-aware parts: the clients come from the composition root; kubernetes.ts (which loads
   // client-node) is imported for its types only.
-  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
   parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+};
+
+/** `import type ...`, or `import { type A, type B }`: erased by type stripping, so it loads nothing. */
+const typeOnlyImport = (typeKeyword: string | undefined, clause: string): boolean => {
+  if (typeKeyword !== undefined) return true;
+  const names = /^\{([^}]*)\}$/.exec(clause.trim());
+  return names !== null && names[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '));
 };
 
 /** A configuration slice: src/<area>/config.ts or src/<area>/config-*.ts. */
@@ -72,15 +79,14 @@ for (const file of files) {
     problems.push(`${rel}: only src/kubernetes.ts imports values from @kubernetes/client-node (it is loaded lazily; import types only)`);
   }
   if (rel !== 'src/node-builtins.ts') {
-    for (const m of text.matchAll(/^import\s+(?!type\s)([^'"]*)from\s+'node:(http|fs|util|crypto)'/gm)) {
-      const names = /^\{([^}]*)\}\s*$/.exec(m[1].trim());
-      if (names && names[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue;
-      problems.push(`${rel}: import node:${m[2]}'s values from src/node-builtins.ts (an ES import of node:${m[2]} runs its lazy getters; import types only)`);
+    for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'node:(http|fs|util|crypto)'/gm)) {
+      if (typeOnlyImport(m[1], m[2])) continue;
+      problems.push(`${rel}: import node:${m[3]}'s values from src/node-builtins.ts (an ES import of node:${m[3]} runs its lazy getters; import types only)`);
     }
   }
-  for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'(\.[^']+)'/gm)) {
-    const target = area(resolve(dirname(file), m[2]));
-    const targetFile = resolve(dirname(file), m[2]);
+  for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'(\.[^']+)'/gm)) {
+    const target = area(resolve(dirname(file), m[3]));
+    const targetFile = resolve(dirname(file), m[3]);
     if (isSlice(file) && !(isSlice(targetFile) || SLICE_MAY_IMPORT.includes(relative(root, targetFile)))) {
       problems.push(`${rel}: a configuration slice imports only src/config/{schema,fields,redact,types}.ts and other slices, not ${relative(root, targetFile)}`);
     }
@@ -88,7 +94,7 @@ for (const file of files) {
       problems.push(`${rel}: src/config imports other areas only through their configuration slices (src/<area>/config.ts), not ${relative(root, targetFile)}`);
     }
     if (!target || target === from || (from === 'config' && isSlice(targetFile))) continue;
-    const typeOnly = m[1] !== undefined || /^import\s+\{\s*type\s[^}]*\}/.test(m[0]) && !/,\s*(?!type\b)\w/.test(m[0].replace(/^import\s+\{\s*/, ''));
+    const typeOnly = typeOnlyImport(m[1], m[2]);
     const rule = ALLOWED[from];
     if (rule && !rule(target, typeOnly)) problems.push(`${rel}: src/${from} may not import src/${target}${typeOnly ? '' : ' (non-type import)'}`);
     if ((target === 'main.ts' || target === 'cli') && from !== 'cli') problems.push(`${rel}: only src/cli imports ${target}`);

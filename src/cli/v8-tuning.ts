@@ -10,7 +10,7 @@
 // first connection, after serve has read its configuration.
 import type { Config } from '../config/index.ts';
 
-export const LIFTOFF_ONLY_FLAGS: readonly string[] = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up'];
+const LIFTOFF_ONLY_FLAGS: readonly string[] = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up'];
 
 /** The V8 flags serve sets once the configuration is read (none: V8's defaults). */
 export function serveWasmFlags(config: Pick<Config, 'proxy'>): readonly string[] {
