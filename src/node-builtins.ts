@@ -7,7 +7,7 @@
 // worker internals, node:crypto's the Web Crypto API. require() returns the same module object
 // without touching the getters. docs/benchmarks.md ("Round 3") has the figures;
 // scripts/lint.ts refuses a value import of these four anywhere in src but here (type imports are
-// erased and cost nothing), and test/e2e/serve-footprint.test.ts checks what `serve` loads.
+// erased and cost nothing), and test/e2e/serve-node-modules.test.ts checks what `serve` loads.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
