@@ -11,6 +11,8 @@
 // - src loads node:http, node:fs, node:util and node:crypto through src/node-builtins.ts (require,
 //   not an ES import: an ES import runs the modules' lazy getters, which load Node's bundled undici
 //   and more; type imports are fine);
+// - src loads undici and prom-client through src/undici-parts.ts and src/prom-client-parts.ts
+//   (their indexes load every part they have; src/kubernetes.ts, loaded lazily, takes undici's fetch);
 // - kebab-case file names; no to-do marker in a comment without an issue number (#N).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve, basename } from 'node:path';
@@ -36,18 +38,18 @@ const area = (file: string): string | undefined => {
 /** What each src area may import from other src areas. */
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
-  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts'].includes(t) || (t === 'routing' && typeOnly),
-  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts', 'prom-client-parts.ts'].includes(t) || (t === 'routing' && typeOnly),
+  proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'prom-client-parts.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
   // The worker threads of dns and proxy: the routing snapshot type only, like them.
   'worker-pool.ts': (t, typeOnly) => ['log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
-  routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts', 'node-builtins.ts'].includes(t),
+  routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts', 'node-builtins.ts', 'undici-parts.ts'].includes(t),
   config: (t) => ['errors.ts', 'node-builtins.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
   admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
   // Kubernetes-aware parts: the clients come from the composition root; kubernetes.ts (which loads
   // client-node) is imported for its types only.
-  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
-  parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  addresses: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'prom-client-parts.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
+  parity: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'node-builtins.ts', 'prom-client-parts.ts'].includes(t) || (t === 'kubernetes.ts' && typeOnly),
 };
 
 /** `import type ...`, or `import { type A, type B }`: erased by type stripping, so it loads nothing. */
@@ -83,6 +85,11 @@ for (const file of files) {
       if (typeOnlyImport(m[1], m[2])) continue;
       problems.push(`${rel}: import node:${m[3]}'s values from src/node-builtins.ts (an ES import of node:${m[3]} runs its lazy getters; import types only)`);
     }
+  }
+  const parts: Record<string, string> = { undici: 'src/undici-parts.ts', 'prom-client': 'src/prom-client-parts.ts' };
+  for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'(undici|prom-client)'/gm)) {
+    if (typeOnlyImport(m[1], m[2]) || rel === parts[m[3]] || (m[3] === 'undici' && rel === 'src/kubernetes.ts')) continue;
+    problems.push(`${rel}: import ${m[3]}'s values from ${parts[m[3]]} (its index loads every part it has; import types only)`);
   }
   for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'(\.[^']+)'/gm)) {
     const target = area(resolve(dirname(file), m[3]));

@@ -1,6 +1,6 @@
 // The composition root: builds every part from the configuration and wires them together.
 // No other module creates long-lived objects on its own.
-import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from './prom-client-parts.ts';
 import { configSecrets, envSecrets, redactText, type ClusterConfig, type Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -1,7 +1,8 @@
-// The parts of undici the serving process uses: the pool, the connector and the request API,
-// loaded from undici's own files. undici's index loads every part it has (fetch, WebSocket,
-// caches, mocks, proxy agents): about 14 MiB of a running switchyard, for nothing it uses
-// (docs/benchmarks.md, "Memory"). The classes are undici's own, so its types describe them.
+// The parts of undici the serving process uses: the pool, the agent (the etcd client's), the
+// connector and the request API, loaded from undici's own files. undici's index loads every part it
+// has (fetch, WebSocket, caches, mocks, proxy agents): about 14 MiB of a running switchyard, for
+// nothing it uses (docs/benchmarks.md, "Memory"); only src/kubernetes.ts, loaded with the
+// Kubernetes client, takes undici's fetch from the index. The classes are undici's own, so its types describe them.
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 
@@ -9,6 +10,8 @@ const require = createRequire(import.meta.url);
 
 export const Pool: typeof Undici.Pool = require('undici/lib/dispatcher/pool.js');
 export type Pool = Undici.Pool;
+export const Agent: typeof Undici.Agent = require('undici/lib/dispatcher/agent.js');
+export type Agent = Undici.Agent;
 export const buildConnector: typeof Undici.buildConnector = require('undici/lib/core/connect.js');
 export type Connector = Undici.buildConnector.connector;
 

@@ -3,8 +3,7 @@
 // that cluster, the way the failover controller's switch-traffic step does.
 // Env: PROXY_HOST, PROXY_PORT, EAST_URL, WEST_URL, STATE_FILE, LOG_LEVEL (default warn), PROXY_WORKERS
 // (default 1; N >= 2: createProxyWorkers, as serve does with proxy.workers: N).
-import { createInterface } from 'node:readline';
-import { Registry } from 'prom-client';
+import { Registry } from '../../src/prom-client-parts.ts';
 import type { ClusterConfig, ProxyConfig } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { createProxyServer, createProxyWorkers } from '../../src/proxy/index.ts';
@@ -41,12 +40,18 @@ const server = proxy.workers > 1
 await server.start();
 process.stdout.write(`ready ${server.address().port}\n`);
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = /^active (\w+)$/.exec(line.trim());
-  if (!m) return;
-  const to = m[1];
-  void routing.commit((s) => ({ ...s, epoch: s.epoch + 1, active: to, state: 'failed-over', reason: 'benchmark failover' }))
-    .then(() => process.stdout.write(`switched ${to}\n`));
+// Lines from stdin without node:readline: the harness's own modules stay out of the measured RSS.
+let pending = '';
+process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+  const lines = (pending + chunk).split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) {
+    const m = /^active (\w+)$/.exec(line.trim());
+    if (!m) continue;
+    const to = m[1];
+    void routing.commit((s) => ({ ...s, epoch: s.epoch + 1, active: to, state: 'failed-over', reason: 'benchmark failover' }))
+      .then(() => process.stdout.write(`switched ${to}\n`));
+  }
 });
 const stop = () => { void server.close().then(() => process.exit(0)); };
 process.on('SIGTERM', stop);

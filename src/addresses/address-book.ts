@@ -11,7 +11,7 @@
 // error stops it and a new one is made after a back-off (0.5 s doubling to 30 s); a new
 // informer lists again, so a restart also picks up a change made while the watch was down.
 import { isIP } from 'node:net';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 import type { AddressesFrom, ClusterConfig } from '../config/index.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { KubernetesClients, KubernetesClientsFor } from '../kubernetes.ts';

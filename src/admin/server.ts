@@ -1,7 +1,7 @@
 // Admin HTTP API: liveness, readiness, Prometheus metrics, status (JSON and page), and the
 // mutating calls (failover, failback) behind a bearer token.
 import { fastify, LogController, type FastifyReply } from 'fastify';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../prom-client-parts.ts';
 import type { AdminConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError } from '../errors.ts';
 import type { Logger } from '../log.ts';

@@ -3,7 +3,7 @@
 // The hot path only increments slots of a Float64Array (its "counters"); the prom-client metrics
 // read them when scraped. With dns.workers > 1 every worker thread writes its own slots in shared
 // memory (one writer per array) and the main thread's metrics add up all of them.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 
 const QTYPE_LABELS: ReadonlyArray<[number, string]> = [
   [1, 'A'], [2, 'NS'], [5, 'CNAME'], [6, 'SOA'], [12, 'PTR'], [15, 'MX'], [16, 'TXT'], [28, 'AAAA'], [33, 'SRV'],

@@ -7,7 +7,7 @@
 // replayed positions, replay paused, last replayed commit), so the status shows each
 // database's role and each standby's lag. The observer never writes the routing state and
 // never acts on a database: it only reads.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 import type { ClusterConfig } from '../config/index.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';

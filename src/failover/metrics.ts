@@ -1,5 +1,5 @@
 // The failover metrics, registered once per controller on the registry it is given.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../prom-client-parts.ts';
 
 export function createFailoverMetrics(registry: Registry) {
   const registers = [registry];

@@ -3,7 +3,7 @@
 // formats and signing) and exec commands. notify() returns at once: each entry has its own
 // queue (bounded, oldest dropped first when full), each delivery is retried with exponential
 // backoff up to the entry's `retries`, and nothing a receiver does can delay or stop the caller.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 import type { Dispatcher } from 'undici';
 import type { NotifyConfig } from '../config/index.ts';
 import { describeError, isSwitchyardError } from '../errors.ts';

@@ -1,7 +1,7 @@
 // The health monitor: runs every probe of every cluster on its schedule, counts rise/fall,
 // derives each cluster's verdict, and tells subscribers when a verdict changes. It decides
 // nothing about traffic: the failover policy reads it.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../prom-client-parts.ts';
 import type { ClusterConfig, HealthConfig, ProbeConfig } from '../config/index.ts';
 import { redactText } from '../config/index.ts';
 import { describeError } from '../errors.ts';

@@ -1,7 +1,7 @@
 // Parity in `serve`: the comparison every parity.interval (metrics per kind of difference, a log
 // line when the set of differences changes), and the `parity` move precheck, which compares the
 // source and target afresh before a move and blocks on a blocking difference or on parity unknown.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 import type { ClusterConfig, ParityConfig, ParityKind } from '../config/index.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import type { KubernetesClientsFor } from '../kubernetes.ts';

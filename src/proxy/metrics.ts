@@ -3,7 +3,8 @@
 // read them when scraped. With proxy.workers > 1 every worker thread writes its own slots in
 // shared memory (one writer per array) and the main thread's metrics add up all of them, as the
 // DNS metrics do.
-import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
+import type { Metric } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom-client-parts.ts';
 import { PROXY_ERROR_CODES, type ProxyErrorCode } from './replies.ts';
 
 export const NO_CLUSTER = 'none';

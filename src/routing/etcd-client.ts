@@ -9,7 +9,7 @@
 // failure of a request that is safe to repeat (reads, keep-alives). A transaction whose answer
 // was lost is not repeated: it fails with SWY_STORE_OUTCOME_UNKNOWN, the caller re-reads.
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../undici-parts.ts';
 import { SwitchyardError, type ErrorCode } from '../errors.ts';
 import type {
   Compare, Coordination, KeyValue, Lease, ReadResult, Txn, TxnOp, TxnResponse, TxnResult, WatchEvent, WatchHandle, WatchHandlers,
@@ -180,8 +180,9 @@ export function createEtcdClient(options: EtcdClientOptions, deps: EtcdClientDep
   const headers = (): Record<string, string> => ({ 'content-type': 'application/json', ...(token ? { authorization: token } : {}) });
 
   async function post(endpoint: string, path: string, body: unknown, timeout: number): Promise<Record<string, any>> {
-    const res = await request(`${endpoint}${path}`, {
-      dispatcher: agent,
+    const res = await request(agent, {
+      origin: endpoint,
+      path,
       method: 'POST',
       headers: headers(),
       body: JSON.stringify(body),
@@ -308,8 +309,9 @@ export function createEtcdClient(options: EtcdClientOptions, deps: EtcdClientDep
       const endpoint = endpoints[at];
       abort = new AbortController();
       if (options.username !== undefined && token === undefined) await authenticate(endpoint);
-      const res = await request(`${endpoint}/v3/watch`, {
-        dispatcher: agent,
+      const res = await request(agent, {
+        origin: endpoint,
+        path: '/v3/watch',
         method: 'POST',
         // hasleader: a member cut off from the others cancels the watch instead of staying silent.
         headers: { ...headers(), 'grpc-metadata-hasleader': 'true' },
