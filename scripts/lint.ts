@@ -12,7 +12,9 @@
 //   not an ES import: an ES import runs the modules' lazy getters, which load Node's bundled undici
 //   and more; type imports are fine);
 // - src loads undici and prom-client through src/undici-parts.ts and src/prom-client-parts.ts
-//   (their indexes load every part they have; src/kubernetes.ts, loaded lazily, takes undici's fetch);
+//   (their indexes load every part they have), and the other CommonJS packages with require()
+//   (src/packages.ts: an ES import of CommonJS runs Node's CommonJS lexer); src/kubernetes.ts, loaded
+//   lazily, imports the ES module @kubernetes/client-node and undici's fetch;
 // - kebab-case file names; no to-do marker in a comment without an issue number (#N).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve, basename } from 'node:path';
@@ -38,12 +40,12 @@ const area = (file: string): string | undefined => {
 /** What each src area may import from other src areas. */
 const ALLOWED: Record<string, (target: string, typeOnly: boolean) => boolean> = {
   health: (t) => t !== 'failover' && t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
-  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts', 'prom-client-parts.ts'].includes(t) || (t === 'routing' && typeOnly),
+  dns: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'worker-pool.ts', 'prom-client-parts.ts', 'packages.ts'].includes(t) || (t === 'routing' && typeOnly),
   proxy: (t, typeOnly) => ['config', 'log.ts', 'errors.ts', 'undici-parts.ts', 'prom-client-parts.ts', 'worker-pool.ts', 'node-builtins.ts'].includes(t) || (t === 'routing' && typeOnly),
   // The worker threads of dns and proxy: the routing snapshot type only, like them.
   'worker-pool.ts': (t, typeOnly) => ['log.ts', 'errors.ts'].includes(t) || (t === 'routing' && typeOnly),
   routing: (t) => ['errors.ts', 'config', 'log.ts', 'kubernetes.ts', 'node-builtins.ts', 'undici-parts.ts'].includes(t),
-  config: (t) => ['errors.ts', 'node-builtins.ts'].includes(t),
+  config: (t) => ['errors.ts', 'node-builtins.ts', 'packages.ts'].includes(t),
   failover: (t) => t !== 'dns' && t !== 'proxy' && t !== 'admin' && t !== 'cli' && t !== 'main.ts',
   admin: (t) => t !== 'cli' && t !== 'main.ts' && t !== 'dns' && t !== 'proxy',
   // Kubernetes-aware parts: the clients come from the composition root; kubernetes.ts (which loads
@@ -87,9 +89,14 @@ for (const file of files) {
     }
   }
   const parts: Record<string, string> = { undici: 'src/undici-parts.ts', 'prom-client': 'src/prom-client-parts.ts' };
-  for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'(undici|prom-client)'/gm)) {
-    if (typeOnlyImport(m[1], m[2]) || rel === parts[m[3]] || (m[3] === 'undici' && rel === 'src/kubernetes.ts')) continue;
-    problems.push(`${rel}: import ${m[3]}'s values from ${parts[m[3]]} (its index loads every part it has; import types only)`);
+  for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'([^.'][^']*)'/gm)) {
+    const pkg = m[3];
+    if (pkg.startsWith('node:') || typeOnlyImport(m[1], m[2]) || (rel === 'src/kubernetes.ts' && (pkg === 'undici' || pkg === '@kubernetes/client-node'))) continue;
+    if (parts[pkg] !== undefined) {
+      if (rel !== parts[pkg]) problems.push(`${rel}: import ${pkg}'s values from ${parts[pkg]} (its index loads every part it has; import types only)`);
+    } else {
+      problems.push(`${rel}: load ${pkg} with requirePackage (src/packages.ts), not an ES import (an ES import of CommonJS runs Node's CommonJS lexer; import types only)`);
+    }
   }
   for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'(\.[^']+)'/gm)) {
     const target = area(resolve(dirname(file), m[3]));
@@ -97,7 +104,7 @@ for (const file of files) {
     if (isSlice(file) && !(isSlice(targetFile) || SLICE_MAY_IMPORT.includes(relative(root, targetFile)))) {
       problems.push(`${rel}: a configuration slice imports only src/config/{schema,fields,redact,types}.ts and other slices, not ${relative(root, targetFile)}`);
     }
-    if (from === 'config' && target && target !== 'config' && target !== 'errors.ts' && target !== 'node-builtins.ts' && !isSlice(targetFile)) {
+    if (from === 'config' && target && target !== 'config' && target !== 'errors.ts' && target !== 'node-builtins.ts' && target !== 'packages.ts' && !isSlice(targetFile)) {
       problems.push(`${rel}: src/config imports other areas only through their configuration slices (src/<area>/config.ts), not ${relative(root, targetFile)}`);
     }
     if (!target || target === from || (from === 'config' && isSlice(targetFile))) continue;

@@ -1,10 +1,13 @@
 // One pino logger for the process, created by the composition root and passed down; modules
 // take a child (`logger.child({ module: 'dns' })`). Lines carry the level's name
 // (`"level":"warn"`), not pino's number.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { Logger, DestinationStream } from 'pino';
 import { SwitchyardError } from './errors.ts';
+import { requirePackage } from './packages.ts';
 
 export type { Logger };
+
+const { pino } = requirePackage('pino') as typeof import('pino');
 
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino({

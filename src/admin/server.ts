@@ -1,6 +1,6 @@
 // Admin HTTP API: liveness, readiness, Prometheus metrics, status (JSON and page), and the
 // mutating calls (failover, failback) behind a bearer token.
-import { fastify, LogController, type FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Counter, type Registry } from '../prom-client-parts.ts';
 import type { AdminConfig } from '../config/index.ts';
 import { SwitchyardError, isSwitchyardError } from '../errors.ts';
@@ -9,6 +9,9 @@ import { createConsoleFeed, registerConsoleRoutes } from './console.ts';
 import { crossSiteReason, hostAllowed, isJsonContentType, tokenMatches } from './guard.ts';
 import { loadConsoleAssets, renderStatusPage } from './page.ts';
 import type { StatusView } from './status.ts';
+import { requirePackage } from '../packages.ts';
+
+const { fastify, LogController } = requirePackage('fastify') as typeof import('fastify');
 
 export interface TransitionRequest { to?: string; reason: string; force: boolean; dryRun?: boolean }
 

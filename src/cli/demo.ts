@@ -8,9 +8,10 @@ import { parseConfig, parseDuration } from '../config/index.ts';
 import { SwitchyardError, describeError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startSwitchyard } from '../main.ts';
-import { pino } from 'pino';
+import { requirePackage } from '../packages.ts';
 
 const { parseArgs } = util;
+const { pino } = requirePackage('pino') as typeof import('pino');
 const { mkdtempSync, rmSync } = fs;
 const { createServer } = http;
 

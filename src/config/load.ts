@@ -3,11 +3,13 @@
 // reads the environment.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { SwitchyardError } from '../errors.ts';
+import { requirePackage } from '../packages.ts';
 import type { Config } from './types.ts';
 import { join, type Issues } from './fields.ts';
 import { envSecrets, redactText } from './redact.ts';
+
+const { parseDocument } = requirePackage('yaml') as typeof import('yaml');
 import { validateConfig } from './validate.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;

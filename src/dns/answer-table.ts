@@ -4,10 +4,12 @@
 import type { FailoverStateName } from '../routing/types.ts';
 import { answerTtl } from './ttl.ts';
 import { isIPv4, isIPv6 } from 'node:net';
-import { Packet } from 'dns2';
 import type { ClusterConfig, ZoneConfig } from '../config/types.ts';
 import { SwitchyardError } from '../errors.ts';
 import { CLASS_IN, HEADER_SIZE, RCODE, TYPE, encodeName, inZone, type Query, type Template } from './wire.ts';
+import { requirePackage } from '../packages.ts';
+
+const { Packet } = requirePackage('dns2') as typeof import('dns2');
 import { RR_TYPE, buildStaticZone, type Referral } from './static-records.ts';
 
 /** TTL of the zone's own records (SOA, NS, nameserver addresses): they do not move on failover. */

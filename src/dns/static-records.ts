@@ -1,9 +1,11 @@
 // zone.records in the answer table: the records as dns2 resources grouped by owner and type,
 // and the delegations (NS below the apex) as referral templates. Built with the table, never on
 // the answering path.
-import { Packet } from 'dns2';
 import type { StaticRecord } from '../config/types.ts';
+import { requirePackage } from '../packages.ts';
 import { TYPE, encodeName, type Template } from './wire.ts';
+
+const { Packet } = requirePackage('dns2') as typeof import('dns2');
 
 /** Wire type codes of the static record types (and DS, which the parent side answers at a cut). */
 export const RR_TYPE = { A: TYPE.A, AAAA: TYPE.AAAA, NS: TYPE.NS, CNAME: 5, MX: 15, TXT: 16, SRV: 33, CAA: 257, DS: 43 } as const;

@@ -2,9 +2,11 @@
 // getters, and its WebSocket getter loads Node's own bundled undici and the web streams (about
 // 10 MiB of RSS that switchyard never uses; its undici is the npm package), node:crypto's the Web
 // Crypto API: src/node-builtins.ts loads those modules with require() instead, and scripts/lint.ts
-// keeps src on it. This runs the real command with the proxy on and an answered http probe, under a
+// keeps src on it. An ES import of a CommonJS package (pino, fastify, yaml, dns2) loads Node's
+// CommonJS lexer to find the package's named exports, and V8 optimizing the lexer leaves memory
+// behind: src/packages.ts loads them with require(). This runs the real command with the proxy on and an answered http probe, under a
 // preload that lists Node's modules at exit (test/support/record-node-modules.ts); the control shows
-// that the list does show them when a process imports node:http and node:crypto as ES modules.
+// that the list does show them when a process imports node:http, node:crypto and pino as ES modules.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,9 +19,9 @@ import { freePort } from '../support/ports.ts';
 import { REPO, startSwitchyard } from '../support/switchyard-process.ts';
 
 const PRELOAD = pathToFileURL(join(REPO, 'test/support/record-node-modules.ts')).href;
-const UNUSED = ['NativeModule internal/deps/undici/undici', 'NativeModule internal/webstreams/readablestream', 'NativeModule internal/crypto/webcrypto', 'NativeModule internal/file'];
+const UNUSED = ['NativeModule internal/deps/undici/undici', 'NativeModule internal/webstreams/readablestream', 'NativeModule internal/crypto/webcrypto', 'NativeModule internal/file', 'NativeModule internal/deps/cjs-module-lexer/lexer'];
 
-test('serve with the proxy and an answered http probe loads neither Node\'s bundled undici, its web streams nor Web Crypto', { timeout: 60_000 }, async (t) => {
+test('serve with the proxy and an answered http probe loads neither Node\'s bundled undici, its web streams, Web Crypto nor the CommonJS lexer', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'swy-node-modules-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const health = await startHealthEndpoint('127.0.0.2');
@@ -50,7 +52,7 @@ admin: { listen: "127.0.0.1:\${ADMIN_PORT}" }
   assert.deepEqual(loaded.filter((m) => UNUSED.includes(m)), []);
 });
 
-test('the control: a process that imports node:http and node:crypto as ES modules loads them', () => {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', "import 'node:http'; import 'node:crypto'; process.stdout.write(process.moduleLoadList.join('\\n'))"], { encoding: 'utf8' });
+test('the control: a process that imports node:http, node:crypto and pino as ES modules loads them', () => {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', "import 'node:http'; import 'node:crypto'; import 'pino'; process.stdout.write(process.moduleLoadList.join('\\n'))"], { encoding: 'utf8', cwd: REPO });
   assert.deepEqual(UNUSED.filter((m) => !out.split('\n').includes(m)), []);
 });
