@@ -53,6 +53,23 @@ export function forwardedElement(client: string, host: string, proto: string): s
   return host === '' ? `for=${node};proto=${proto}` : `for=${node};host=${quoteIfNeeded(host)};proto=${proto}`;
 }
 
+// The last forwarded-element built: consecutive requests (a keep-alive connection's, a client's)
+// mostly share client, host and proto, so the hot path compares three strings instead of
+// testing and quoting both values again.
+let lastClient = '';
+let lastHost = '';
+let lastProto = '';
+let lastElement = '';
+function forwardedElementCached(client: string, host: string, proto: string): string {
+  if (client !== lastClient || host !== lastHost || proto !== lastProto) {
+    lastElement = forwardedElement(client, host, proto);
+    lastClient = client;
+    lastHost = host;
+    lastProto = proto;
+  }
+  return lastElement;
+}
+
 function appendValue(existing: string | undefined, value: string): string {
   return existing === undefined || existing === '' ? value : `${existing}, ${value}`;
 }
@@ -102,7 +119,7 @@ export function buildUpstreamHeaders(raw: readonly string[], client: string, pro
   out.push('x-forwarded-for', appendValue(xff, client));
   out.push('x-forwarded-proto', appendValue(xfp, proto));
   if (host !== '') out.push('x-forwarded-host', appendValue(xfh, host));
-  out.push('forwarded', appendValue(fwd, forwardedElement(client, host, proto)));
+  out.push('forwarded', appendValue(fwd, forwardedElementCached(client, host, proto)));
   const headers = connection === '' ? out : dropConnectionListed(out, clientEnd, connection);
   return { headers, host, hasBody, upgrade };
 }
@@ -115,6 +132,11 @@ export function connectionListed(connection: string): Set<string> {
     if (t !== '' && !CONNECTION_KEYWORDS.has(t)) names.add(t);
   }
   return names;
+}
+
+/** A Connection value that is one keyword and lists no header (an upstream's usual `keep-alive`). */
+function isKeyword(connection: string): boolean {
+  return connection.length <= 10 && CONNECTION_KEYWORDS.has(connection.toLowerCase());
 }
 
 /** Names a client may not declare hop-by-hop: the request's framing. Host (slot 0) is never filtered. */
@@ -139,7 +161,7 @@ function dropConnectionListed(headers: string[], clientEnd: number, connection: 
 export function buildResponseHeaders(headers: ResponseHeaders, keepUpgrade: boolean): string[] {
   const out: string[] = [];
   const connection = headers.connection;
-  const listed = typeof connection === 'string' ? connectionListed(connection) : undefined;
+  const listed = typeof connection === 'string' && !isKeyword(connection) ? connectionListed(connection) : undefined;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;

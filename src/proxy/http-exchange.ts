@@ -29,7 +29,8 @@ export class HttpExchange extends Exchange implements Dispatcher.DispatchHandler
     super(ctx, req, path, h, upstream, h.hasBody ? req : null, undefined);
     this.res = res;
     (res as Tagged)[kExchange] = this;
-    res.once('close', onResponseClose);
+    // on, not once: a response closes once, and once() would wrap the listener per request.
+    res.on('close', onResponseClose);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {

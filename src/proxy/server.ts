@@ -141,35 +141,45 @@ export function createProxyServer(options: ProxyServerOptions, deps: ProxyServer
     sendRawReply(socket, reply);
   };
 
-  /** Checks the target; returns [path, authority] or the code to reject with. */
-  const checkTarget = (url: string): [string, string] | ProxyErrorCode => {
+  // What checkTarget found, read right after it (no tuple allocated per request).
+  let targetPath = '';
+  let targetAuthority = '';
+  /** Checks the target: undefined and targetPath/targetAuthority set, or the code to reject with. */
+  const checkTarget = (url: string): ProxyErrorCode | undefined => {
     if (url.length > proxy.maxUrlLength) return 'SWY_PROXY_URL_TOO_LONG';
-    if (url.charCodeAt(0) === 47) return [url, ''];
+    if (url.charCodeAt(0) === 47) {
+      targetPath = url;
+      targetAuthority = '';
+      return undefined;
+    }
     const t = parseTarget(url, hostnames);
-    return t.ok ? [t.path, t.authority] : t.code;
+    if (!t.ok) return t.code;
+    targetPath = t.path;
+    targetAuthority = t.authority;
+    return undefined;
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     // A connection starts with the short clientIdle timeout; a request in progress gets the long one.
     if (req.socket.timeout !== server.timeout) req.socket.setTimeout(server.timeout);
-    const target = checkTarget(req.url ?? '');
-    if (typeof target === 'string') return reject(res, target);
+    const refused = checkTarget(req.url ?? '');
+    if (refused !== undefined) return reject(res, refused);
     const up = active;
     if (up === undefined) return reject(res, 'SWY_PROXY_NO_UPSTREAM');
-    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(req.socket.remoteAddress), 'http', target[1], proxy.trustForwarded);
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(req.socket.remoteAddress), 'http', targetAuthority, proxy.trustForwarded);
     if (h.host === '' && req.httpVersionMinor === 1) return reject(res, 'SWY_PROXY_BAD_REQUEST');
-    new HttpExchange(ctx, req, res, target[0], h, up).dispatch();
+    new HttpExchange(ctx, req, res, targetPath, h, up).dispatch();
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (socket.timeout !== server.timeout) socket.setTimeout(server.timeout);
-    const target = checkTarget(req.url ?? '');
-    if (typeof target === 'string') return rejectRaw(socket, replies[target]);
+    const refused = checkTarget(req.url ?? '');
+    if (refused !== undefined) return rejectRaw(socket, replies[refused]);
     const up = active;
     if (up === undefined) return rejectRaw(socket, replies.SWY_PROXY_NO_UPSTREAM);
-    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(socket.remoteAddress), 'http', target[1], proxy.trustForwarded);
+    const h = buildUpstreamHeaders(req.rawHeaders, clientAddress(socket.remoteAddress), 'http', targetAuthority, proxy.trustForwarded);
     if (h.host === '' && req.httpVersionMinor === 1) return rejectRaw(socket, replies.SWY_PROXY_BAD_REQUEST);
-    new TunnelExchange(ctx, req, socket, head, target[0], h, up).dispatch();
+    new TunnelExchange(ctx, req, socket, head, targetPath, h, up).dispatch();
   };
 
   const onClientError = (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {

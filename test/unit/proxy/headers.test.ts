@@ -90,3 +90,22 @@ test('forwardedElement, clientAddress and connectionListed', () => {
   assert.equal(clientAddress(undefined), 'unknown');
   assert.deepEqual([...connectionListed('Keep-Alive, X-A ,close,upgrade, x-b,')], ['x-a', 'x-b']);
 });
+
+test('Forwarded follows every change of client, host and proto from one request to the next (the element is reused only when all three match)', () => {
+  const fwd = (client: string, host: string, proto = 'http') => new Map(pairs(buildUpstreamHeaders(host === '' ? [] : ['Host', host], client, proto, '', false).headers)).get('forwarded');
+  assert.equal(fwd('192.0.2.7', 'app.example.com'), 'for=192.0.2.7;host=app.example.com;proto=http');
+  assert.equal(fwd('192.0.2.7', 'app.example.com'), 'for=192.0.2.7;host=app.example.com;proto=http');
+  assert.equal(fwd('192.0.2.8', 'app.example.com'), 'for=192.0.2.8;host=app.example.com;proto=http');
+  assert.equal(fwd('192.0.2.8', 'other.example.com:8080'), 'for=192.0.2.8;host="other.example.com:8080";proto=http');
+  assert.equal(fwd('192.0.2.8', 'other.example.com:8080', 'https'), 'for=192.0.2.8;host="other.example.com:8080";proto=https');
+  assert.equal(fwd('2001:db8::1', 'other.example.com:8080', 'https'), 'for="[2001:db8::1]";host="other.example.com:8080";proto=https');
+  assert.equal(fwd('2001:db8::1', ''), 'for="[2001:db8::1]";proto=http');
+});
+
+test('buildResponseHeaders: a Connection value that is a single keyword (any case) lists no header; one that lists headers still removes them', () => {
+  for (const connection of ['keep-alive', 'Keep-Alive', 'close', 'CLOSE', 'upgrade']) {
+    assert.deepEqual(pairs(buildResponseHeaders({ connection, 'keep-alive': 'timeout=5', 'x-a': '1', 'content-length': '2' }, false)), [['x-a', '1'], ['content-length', '2']], connection);
+  }
+  assert.deepEqual(pairs(buildResponseHeaders({ connection: 'X-A', 'x-a': '1', 'x-b': '2' }, false)), [['x-b', '2']]);
+  assert.deepEqual(pairs(buildResponseHeaders({ connection: 'keep-alive, x-b', 'x-a': '1', 'x-b': '2' }, false)), [['x-a', '1']]);
+});
