@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
+import { BIN, NODE, REPO, SERVE_ENV, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import type { MemoryLimit } from '../support/memory-limit.ts';
 import { freePort } from '../../test/support/ports.ts';
 import type { HealthPair } from '../support/health-pair.ts';
@@ -77,7 +77,7 @@ const switchyardWith = (name: 'switchyard' | 'switchyard-w2', workers: number): 
     const file = join(ctx.dir, 'switchyard.yaml');
     writeFileSync(file, config);
     const nodeFlags = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-    return ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...nodeFlags, BIN, 'serve', '--config', file]), { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir });
+    return ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...nodeFlags, BIN, 'serve', '--config', file]), { cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`, cwd: ctx.dir, env: { ...process.env, ...SERVE_ENV } });
   },
 });
 const switchyard = switchyardWith('switchyard', 1);
@@ -156,11 +156,11 @@ const nodeDgram: ServerUnderTest = {
   name: 'node-dgram',
   needs: [],
   answersZone: false,
-  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')})`,
+  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')}) and malloc settings`,
   async start(ctx) {
     // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's,
     // and serve's own V8 flags, so that both the CPU and the memory figures compare like with like.
-    return ctx.cleanup.spawn('node-dgram', ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')]), { cpu: ctx.cpu, env: { ...process.env, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
+    return ctx.cleanup.spawn('node-dgram', ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')]), { cpu: ctx.cpu, env: { ...process.env, ...SERVE_ENV, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
   },
 };
 

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../../test/support/ports.ts';
-import { BIN, NODE, REPO, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
+import { BIN, NODE, REPO, SERVE_ENV, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { intKnob, KnobError } from '../support/knobs.ts';
 import { createCleanup } from '../support/processes.ts';
 import { startHealthEndpoint, type HealthEndpoint } from '../../test/support/health-endpoint.ts';
@@ -70,7 +70,7 @@ async function serveIdleRss(cleanup: ReturnType<typeof createCleanup>, dir: stri
     }
     const file = join(dir, `switchyard-${i}${answered ? '-answered' : ''}.yaml`);
     writeFileSync(file, config);
-    const p = cleanup.spawn('switchyard', NODE, [...SERVE_NODE_FLAGS, BIN, 'serve', '--config', file], { cwd: dir });
+    const p = cleanup.spawn('switchyard', NODE, [...SERVE_NODE_FLAGS, BIN, 'serve', '--config', file], { cwd: dir, env: { ...process.env, ...SERVE_ENV } });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     if (!p.alive()) throw new Error(`switchyard serve exited:\n${p.output()}`);
     if (answered && hits() < 4) throw new Error(`the health endpoints were asked only ${hits()} times in ${SETTLE_MS} ms`);

@@ -19,7 +19,7 @@ import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
+import { NODE, SERVE_ENV, SERVE_NODE_FLAGS } from '../../test/support/switchyard-process.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { createCleanup, waitForChild, type Child } from '../support/processes.ts';
 import { createMemoryLimit } from '../support/memory-limit.ts';
@@ -135,7 +135,7 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
       cpu: name === 'switchyard' ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`,
       stdin: true,
       env: {
-        ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn', PROXY_WORKERS: name === 'switchyard' ? '1' : '2',
+        ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), LOG_LEVEL: 'warn', PROXY_WORKERS: name === 'switchyard' ? '1' : '2',
         EAST_URL: `http://${east.host}:${east.port}`, WEST_URL: `http://${west.host}:${west.port}`, STATE_FILE: join(d, 'state.json'),
       },
     });
@@ -143,10 +143,10 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
     if (!memoryLimit.holds(sy.pid)) throw new Error(`${name} (pid ${sy.pid}) is not inside the memory limit's cgroup`);
     p = sy;
   } else if (name === 'node-proxy') {
-    // serve's V8 flags too, so that both the CPU and the memory figures compare like with like.
+    // serve's V8 flags and malloc settings too, so that both the CPU and the memory figures compare like with like.
     const np = cleanup.spawn('node-proxy', ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, 'node-proxy.ts')]), {
       cpu: PROXY_CPU,
-      env: { ...process.env, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}` },
+      env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}` },
     });
     await waitForChild(np, 'its "ready" line', () => np.output().includes('ready '), 15_000);
     if (!memoryLimit.holds(np.pid)) throw new Error(`node-proxy (pid ${np.pid}) is not inside the memory limit's cgroup`);

@@ -20,6 +20,19 @@ export const BIN = join(REPO, 'bin/switchyard.js');
  * The benchmarks start serve with them, as the image does.
  */
 export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+/**
+ * The environment switchyard is started with (deploy/Dockerfile's ENV, bin/switchyard.js's
+ * shebang; test/unit/node-flags.test.ts keeps them the same): glibc's malloc with two arenas
+ * instead of up to eight per core, and a fixed trim threshold, which turns off glibc's dynamic
+ * threshold. V8's background threads (concurrent marking, the optimizing compilers) malloc their
+ * working memory, and after one large compile (undici's WebAssembly HTTP parser by TurboFan, about
+ * 22 MiB at its peak) the dynamic threshold had risen so far that freed memory stayed in each
+ * thread's arena for good. Under the proxy benchmark's load: peak 107.5-111.5 MiB without,
+ * 97.6-101.2 MiB with both, no measurable CPU cost (docs/benchmarks.md, "Round 4"). glibc reads
+ * them once, at the process's start; musl and other allocators ignore them.
+ * The benchmarks start serve and the Node anchors with them, as the image does.
+ */
+export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
 
 export interface SwitchyardProcess {
   dir: string;
