@@ -1,7 +1,8 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=4
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2
 // The shebang's flag (also in deploy/Dockerfile's ENTRYPOINT; `node bin/switchyard.js` without it
-// runs too, with V8's default young generation): at most 2 x 4 MiB of young generation instead of
-// 2 x 64 MiB, about 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory").
+// runs too, with V8's default young generation): at most 2 x 2 MiB of young generation instead of
+// 2 x 64 MiB, about 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory"
+// and "Round 4").
 // Its environment (also deploy/Dockerfile's ENV): glibc's malloc with two arenas and a fixed trim
 // threshold, so that memory V8's background threads free goes back to the system ("Round 4").
 // Runs the TypeScript sources directly (Node 24 type stripping; Node 24 comes from `npm ci`).

@@ -14,12 +14,14 @@ export const BIN = join(REPO, 'bin/switchyard.js');
 /**
  * The Node flags switchyard is started with (deploy/Dockerfile's ENTRYPOINT, bin/switchyard.js's
  * shebang; test/unit/node-flags.test.ts keeps the three the same): a young generation of at most
- * 2 × 4 MiB instead of V8's 2 × 64 MiB, which under full proxy load took the peak RSS from about
- * 220 to about 120 MiB at no measurable CPU cost (docs/benchmarks.md, "Peak memory"). The heap's
+ * 2 × 2 MiB instead of V8's 2 × 64 MiB, which under full proxy load took the peak RSS from about
+ * 220 to about 120 MiB (2 × 4 MiB, docs/benchmarks.md "Peak memory") and, with SERVE_ENV, to
+ * 94-99 MiB (2 × 2 MiB; 98-104 with 2 × 4; "Round 4"), at no CPU cost that stands out of the
+ * run-to-run noise. The heap's
  * size is fixed when the isolate is made, so `v8.setFlagsFromString` cannot set it later.
  * The benchmarks start serve with them, as the image does.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 /**
  * The environment switchyard is started with (deploy/Dockerfile's ENV, bin/switchyard.js's
  * shebang; test/unit/node-flags.test.ts keeps them the same): glibc's malloc with two arenas
