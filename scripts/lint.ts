@@ -66,6 +66,8 @@ const isSlice = (file: string): boolean => {
   const rel = relative(join(root, 'src'), file);
   return /^[a-z-]+\/config(-[a-z-]+)?\.ts$/.test(rel) && !rel.startsWith('config/') && !rel.startsWith('cli/');
 };
+/** Packages whose index loads every part they have: src takes their values from these files. */
+const PARTS: Record<string, string> = { undici: 'src/undici-parts.ts', 'prom-client': 'src/prom-client-parts.ts' };
 const SLICE_MAY_IMPORT = ['src/config/schema.ts', 'src/config/fields.ts', 'src/config/redact.ts', 'src/config/types.ts', 'src/errors.ts'];
 
 for (const file of files) {
@@ -88,12 +90,11 @@ for (const file of files) {
       problems.push(`${rel}: import node:${m[3]}'s values from src/node-builtins.ts (an ES import of node:${m[3]} runs its lazy getters; import types only)`);
     }
   }
-  const parts: Record<string, string> = { undici: 'src/undici-parts.ts', 'prom-client': 'src/prom-client-parts.ts' };
   for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*)from\s+'([^.'][^']*)'/gm)) {
     const pkg = m[3];
     if (pkg.startsWith('node:') || typeOnlyImport(m[1], m[2]) || (rel === 'src/kubernetes.ts' && (pkg === 'undici' || pkg === '@kubernetes/client-node'))) continue;
-    if (parts[pkg] !== undefined) {
-      if (rel !== parts[pkg]) problems.push(`${rel}: import ${pkg}'s values from ${parts[pkg]} (its index loads every part it has; import types only)`);
+    if (PARTS[pkg] !== undefined) {
+      if (rel !== PARTS[pkg]) problems.push(`${rel}: import ${pkg}'s values from ${PARTS[pkg]} (its index loads every part it has; import types only)`);
     } else {
       problems.push(`${rel}: load ${pkg} with requirePackage (src/packages.ts), not an ES import (an ES import of CommonJS runs Node's CommonJS lexer; import types only)`);
     }

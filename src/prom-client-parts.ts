@@ -7,10 +7,8 @@
 // named exports. collectDefaultMetrics loads its file on its first call (serve calls it once).
 // The classes are prom-client's own, so its types describe them; scripts/lint.ts refuses a value
 // import of 'prom-client' anywhere else in src.
-import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
-
-const require = createRequire(import.meta.url);
+import { requirePackage as require } from './packages.ts';
 
 export const Registry: typeof Prom.Registry = require('prom-client/lib/registry.js');
 export type Registry = Prom.Registry;

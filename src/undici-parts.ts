@@ -3,10 +3,8 @@
 // has (fetch, WebSocket, caches, mocks, proxy agents): about 14 MiB of a running switchyard, for
 // nothing it uses (docs/benchmarks.md, "Memory"); only src/kubernetes.ts, loaded with the
 // Kubernetes client, takes undici's fetch from the index. The classes are undici's own, so its types describe them.
-import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
-
-const require = createRequire(import.meta.url);
+import { requirePackage as require } from './packages.ts';
 
 export const Pool: typeof Undici.Pool = require('undici/lib/dispatcher/pool.js');
 export type Pool = Undici.Pool;
