@@ -4,6 +4,7 @@
 // or SWY_FAILOVER_DB_REJECTED (the server answered and said no).
 import type pg from 'pg';
 import { SwitchyardError } from '../../errors.ts';
+import { requirePackage } from '../../packages.ts';
 
 export interface PgSessionOptions {
   url: string;
@@ -60,8 +61,9 @@ export async function withPgSession<T>(options: PgSessionOptions, fn: (query: Pg
   const { signal } = options;
   signal.throwIfAborted();
   const where = describeDatabase(options.url);
-  // pg (about 7 MiB of a running switchyard) is loaded by the first database step, not at start.
-  const pgModule = (await import('pg')).default;
+  // pg (about 7 MiB of a running switchyard) is loaded by the first database step, not at start,
+  // with require() (src/packages.ts: an ES import of CommonJS loads Node's CommonJS lexer).
+  const pgModule = requirePackage('pg') as typeof import('pg').default;
   signal.throwIfAborted();
   const client = new pgModule.Client({
     connectionString: options.url,

@@ -16,6 +16,7 @@ import type { Dispatcher } from 'undici';
 import type { StepConfig } from '../../config/index.ts';
 import type { Logger } from '../../log.ts';
 import { SwitchyardError, describeError } from '../../errors.ts';
+import { Agent, request } from '../../undici-parts.ts';
 import type { Step, StepContext, StepOutcome } from '../step.ts';
 
 const { createHmac } = crypto;
@@ -23,7 +24,7 @@ const { createHmac } = crypto;
 export type WebhookConfig = Extract<StepConfig, { type: 'webhook' }>;
 
 export interface WebhookDeps {
-  /** undici dispatcher for the request; the global one when absent. */
+  /** undici dispatcher for the request; one agent shared by every webhook when absent. */
   dispatcher?: Dispatcher;
 }
 
@@ -159,6 +160,10 @@ async function readSnippet(body: AsyncIterable<Buffer> & { destroy(): unknown })
 /** Where and how to POST: the parts of a webhook step or notify entry that sending needs. */
 export interface WebhookTarget { name: string; url: string; secret: string | undefined; headers: Record<string, string>; timeout: number }
 
+let sharedAgent: Agent | undefined;
+/** The agent webhooks share when no dispatcher is given (what undici's global dispatcher would be). */
+const webhookAgent = (): Agent => (sharedAgent ??= new Agent());
+
 /**
  * POSTs a body with switchyard's headers (idempotency key, timestamp, signature). Resolves with the
  * status on 2xx; otherwise throws SWY_FAILOVER_WEBHOOK_FAILED with `status` and `retryable`.
@@ -179,10 +184,12 @@ export async function postWebhook(target: WebhookTarget, body: string, idempoten
   const started = Date.now();
   let res: Dispatcher.ResponseData;
   try {
-    // undici's index (with its global dispatcher) is loaded on the first webhook, not at start.
-    const { request } = await import('undici');
-    res = await request(target.url, {
-      method: 'POST', body, headers, dispatcher: io.dispatcher, signal: io.signal,
+    // undici's agent and request API (src/undici-parts.ts), not its index: the index loads fetch,
+    // WebSocket, the caches and the mocks, and imported as an ES module Node's CommonJS lexer too.
+    const u = new URL(target.url);
+    res = await request(io.dispatcher ?? webhookAgent(), {
+      origin: u.origin, path: `${u.pathname}${u.search}`,
+      method: 'POST', body, headers, signal: io.signal,
       headersTimeout: target.timeout, bodyTimeout: target.timeout,
     });
   } catch (err) {

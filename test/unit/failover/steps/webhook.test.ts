@@ -139,3 +139,9 @@ test('abort while the receiver hangs rejects with the signal reason', async () =
   await assert.rejects(createWebhookStep(webhookConfig()).run(stepContext({ logger: captureLogger().logger, signal: controller.signal })), (err) => err === reason);
   assert.ok(Date.now() - started < 2000);
 });
+
+test('the webhook URL\'s path and query string reach the receiver as configured (a fragment never does)', async () => {
+  reset();
+  await createWebhookStep(webhookConfig({ url: `${base}/services/T0KEN?channel=ops&x=a%20b#frag` })).run(stepContext({ logger: captureLogger().logger }));
+  assert.deepEqual(received.map((r) => [r.method, r.url]), [['POST', '/services/T0KEN?channel=ops&x=a%20b']]);
+});
