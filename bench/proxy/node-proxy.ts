@@ -4,6 +4,7 @@
 // hygiene, no retries, no metrics, no timeouts of its own: what Node and undici allow per
 // request. The gap between it and switchyard is switchyard's own cost.
 //   PROXY_HOST=127.0.0.1 PROXY_PORT=N UPSTREAM=http://127.0.0.2:M node bench/proxy/node-proxy.ts
+// REUSE_PORT=1 listens with reusePort (bench/proxy/node-proxy-workers.ts runs it in several worker threads).
 import { createServer, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { Pool } from '../../src/undici-parts.ts';
@@ -43,5 +44,5 @@ const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
   headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
   pool.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, handler(res));
 });
-server.listen(Number(env('PROXY_PORT')), env('PROXY_HOST'), () => process.stdout.write(`ready ${env('PROXY_PORT')}\n`));
+server.listen({ port: Number(env('PROXY_PORT')), host: env('PROXY_HOST'), reusePort: process.env.REUSE_PORT === '1' }, () => process.stdout.write(`ready ${env('PROXY_PORT')}\n`));
 process.on('SIGTERM', () => { server.close(); void pool.close().then(() => process.exit(0)); server.closeAllConnections(); });

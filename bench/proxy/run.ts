@@ -7,7 +7,8 @@
 // Knobs: DURATION (s, 10), CONNECTIONS (64), WARMUP (s, 3), ROUNDS (3), PEERS ("haproxy,nginx"),
 // FAILOVER_SECONDS (10), FAILOVER_CONCURRENCY (8), DETECT_MS (500: time before switchyard's
 // routing moves, standing in for probe detection), FAILOVER_PEERS (1: also run it on the peers),
-// W2 (1: also switchyard-w2, proxy.workers: 2 pinned to both CPUs, sharing CPU 1 with wrk; 0: not),
+// W2 (1: also switchyard-w2, proxy.workers: 2 pinned to both CPUs, sharing CPU 1 with wrk, and its
+// anchor node-proxy-w2, node-proxy in two worker threads with reusePort listeners, pinned the same; 0: not),
 // FAILOVER (1: run the failover part; 0: skip it), DELAY_MS (0: closed loop, every connection sends
 // its next request as soon as the answer is in; N: each connection waits N ms after every answer, an
 // open-ish loop at about CONNECTIONS × 1000 / N requests/s, so that the cores are not saturated and
@@ -29,6 +30,7 @@ import { cpuSeconds, rssKiB, sampleUsage } from '../dns/usage.ts';
 import { haproxy, nginxOrigin, nginxProxy, type Addr } from './configs.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const NODE_PROXIES: ReadonlySet<string> = new Set(['switchyard', 'switchyard-w2', 'node-proxy', 'node-proxy-w2']);
 // The compile cache `switchyard serve` uses (bin/switchyard.js): the Node processes measured here
 // load stripped sources from it instead of loading the TypeScript stripper (about 16 MiB).
 const NODE_COMPILE_CACHE = join(tmpdir(), 'node-compile-cache');
@@ -124,7 +126,7 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
   return { rps, p99ms, p50ms, requests, errors, non2xx };
 }
 
-type ProxyName = 'switchyard' | 'switchyard-w2' | 'node-proxy' | 'haproxy' | 'nginx';
+type ProxyName = 'switchyard' | 'switchyard-w2' | 'node-proxy' | 'node-proxy-w2' | 'haproxy' | 'nginx';
 
 async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
   let p: Child;
@@ -142,14 +144,16 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
     await waitForChild(sy, 'its "ready" line', () => sy.output().includes('ready '), 15_000);
     if (!memoryLimit.holds(sy.pid)) throw new Error(`${name} (pid ${sy.pid}) is not inside the memory limit's cgroup`);
     p = sy;
-  } else if (name === 'node-proxy') {
+  } else if (name === 'node-proxy' || name === 'node-proxy-w2') {
     // serve's V8 flags and malloc settings too, so that both the CPU and the memory figures compare like with like.
-    const np = cleanup.spawn('node-proxy', ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, 'node-proxy.ts')]), {
-      cpu: PROXY_CPU,
-      env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}` },
+    const w2 = name === 'node-proxy-w2';
+    const np = cleanup.spawn(name, ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, w2 ? 'node-proxy-workers.ts' : 'node-proxy.ts')]), {
+      cpu: w2 ? `${PROXY_CPU},${LOAD_CPU}` : PROXY_CPU,
+      env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}`, NP_WORKERS: '2' },
     });
-    await waitForChild(np, 'its "ready" line', () => np.output().includes('ready '), 15_000);
-    if (!memoryLimit.holds(np.pid)) throw new Error(`node-proxy (pid ${np.pid}) is not inside the memory limit's cgroup`);
+    // One "ready" line per listener: both workers listen before the round starts.
+    await waitForChild(np, w2 ? 'both workers\' "ready" lines' : 'its "ready" line', () => np.output().split('ready ').length - 1 >= (w2 ? 2 : 1), 15_000);
+    if (!memoryLimit.holds(np.pid)) throw new Error(`${name} (pid ${np.pid}) is not inside the memory limit's cgroup`);
     p = np;
   } else if (name === 'haproxy') {
     const file = join(dir, 'haproxy.cfg');
@@ -196,12 +200,12 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${memGiB} GiB, Linux ${release()}; Node ${process.version}; ${version('haproxy', ['-v'])}; ${version('nginx', ['-v'])}; ${version('wrk', ['-v'])}`;
 }
 
-const ports = { switchyard: await freePort('127.0.0.1'), 'switchyard-w2': await freePort('127.0.0.1'), 'node-proxy': await freePort('127.0.0.1'), haproxy: await freePort('127.0.0.1'), nginx: await freePort('127.0.0.1') };
+const ports = { switchyard: await freePort('127.0.0.1'), 'switchyard-w2': await freePort('127.0.0.1'), 'node-proxy': await freePort('127.0.0.1'), 'node-proxy-w2': await freePort('127.0.0.1'), haproxy: await freePort('127.0.0.1'), nginx: await freePort('127.0.0.1') };
 const addr = (n: ProxyName): Addr => ({ host: '127.0.0.1', port: ports[n] });
 
 try {
   console.log(`machine: ${machine()}`);
-  console.log(`the Node proxies (switchyard, switchyard-w2, node-proxy) run ${memoryLimit.describe}`);
+  console.log(`the Node proxies (switchyard, switchyard-w2, node-proxy, node-proxy-w2) run ${memoryLimit.describe}`);
   console.log(`proxies on CPU ${PROXY_CPU}; wrk (1 thread, ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up${DELAY_MS > 0 ? `, each connection waiting ${DELAY_MS} ms after every answer` : ''}) and the nginx origin on CPU ${LOAD_CPU}`);
   const eastOrigin = await startOrigin('east');
   const westOrigin = await startOrigin('west');
@@ -211,10 +215,10 @@ try {
 
   interface Run extends WrkResult { idleRssKiB: number; peakRssKiB: number; cpuPerRequestUs: number; cpuShare: number }
   const rounds = new Map<ProxyName, Run[]>();
-  const names = ['switchyard', 'node-proxy', ...(W2 ? ['switchyard-w2'] : []), ...PEERS] as ProxyName[];
+  const names = ['switchyard', 'node-proxy', ...(W2 ? ['switchyard-w2', 'node-proxy-w2'] : []), ...PEERS] as ProxyName[];
   // One unmeasured start of each Node proxy first: it fills Node's compile cache for this commit and
   // these flags, so that no measured round pays for the TypeScript stripper (about 20 MiB of RSS).
-  for (const name of names.filter((n) => n === 'switchyard' || n === 'switchyard-w2' || n === 'node-proxy')) await (await startProxy(name, addr(name))).stop();
+  for (const name of names.filter((n) => NODE_PROXIES.has(n))) await (await startProxy(name, addr(name))).stop();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const name of names) {
       const p = await startProxy(name, addr(name));
@@ -229,20 +233,29 @@ try {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} answered ${r.non2xx} non-2xx response(s) and had ${r.errors} socket error(s): not a valid measurement\n${p.output().slice(-2000)}`);
       const run: Run = { ...r, idleRssKiB, peakRssKiB: u.peakRssKiB, cpuPerRequestUs: (cpu / r.requests) * 1e6, cpuShare: u.cpuSeconds / u.wallSeconds };
       rounds.set(name, [...(rounds.get(name) ?? []), run]);
-      console.log(`[${round}/${ROUNDS}] ${name.padEnd(10)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${(run.cpuShare * 100).toFixed(0)} %, ${run.cpuPerRequestUs.toFixed(1)} µs/request  RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB`);
+      console.log(`[${round}/${ROUNDS}] ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${(run.cpuShare * 100).toFixed(0)} %, ${run.cpuPerRequestUs.toFixed(1)} µs/request  RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB`);
     }
   }
   // Each proxy's best round (the one least disturbed by the rest of the machine).
   const results = new Map<ProxyName, Run>([...rounds].map(([n, rs]) => [n, rs.reduce((a, b) => (b.rps > a.rps ? b : a))]));
   console.log(`\nreq/s per round: ${[...rounds].map(([n, rs]) => `${n} ${rs.map((r) => r.rps.toFixed(0)).join(' / ')}`).join('; ')}`);
   const sy = results.get('switchyard')!;
-  for (const peer of names.slice(1).filter((n) => n !== 'switchyard-w2')) {
+  for (const peer of names.slice(1).filter((n) => n !== 'switchyard-w2' && n !== 'node-proxy-w2')) {
     const r = results.get(peer)!;
     console.log(`switchyard / ${peer}: ${(sy.rps / r.rps).toFixed(2)} × the requests/s, p99 ${(sy.p99ms / r.p99ms).toFixed(2)} × the latency, CPU per request ${(sy.cpuPerRequestUs / r.cpuPerRequestUs).toFixed(2)} ×`);
   }
   const anchor = results.get('node-proxy')!;
   const anchorRatio = sy.rps / anchor.rps;
   console.log(`${anchorRatio >= 0.9 ? 'PASS' : 'FAIL'}: switchyard reaches ${anchorRatio.toFixed(2)} × node-proxy, the Node anchor (required ≥ 0.90)`);
+  if (W2) {
+    // Two workers against one, round by round (the same minute of the machine's noise): switchyard's
+    // and Node's own. Where both grow alike, the growth is two event loops', not switchyard's workers'.
+    const perRound = (two: ProxyName, one: ProxyName) => rounds.get(two)!.map((r, i) => r.cpuPerRequestUs / rounds.get(one)![i].cpuPerRequestUs);
+    const syW = perRound('switchyard-w2', 'switchyard');
+    const npW = perRound('node-proxy-w2', 'node-proxy');
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' / ');
+    console.log(`CPU per request, two workers ÷ one, per round: switchyard ${fmt(syW)}; node-proxy ${fmt(npW)}; switchyard's ÷ node-proxy's ${fmt(syW.map((x, i) => x / npW[i]))}`);
+  }
   const haproxyResult = results.get('haproxy');
   if (haproxyResult) {
     const ratio = sy.rps / haproxyResult.rps;
@@ -257,7 +270,7 @@ try {
     for (const name of (FAILOVER_PEERS ? ['switchyard', ...PEERS] : ['switchyard']) as ProxyName[]) {
       const f = await failoverRun(name, addr(name));
       failovers.set(name, f);
-      console.log(`${name.padEnd(10)} sent ${f.sent}  failed ${f.failed}  longest request ${f.longestMs.toFixed(1)} ms  longest gap ${f.longestGapMs.toFixed(1)} ms  served ${JSON.stringify(f.byOrigin)}${f.failed ? `  errors ${JSON.stringify(f.errors)}` : ''}`);
+      console.log(`${name.padEnd(13)} sent ${f.sent}  failed ${f.failed}  longest request ${f.longestMs.toFixed(1)} ms  longest gap ${f.longestGapMs.toFixed(1)} ms  served ${JSON.stringify(f.byOrigin)}${f.failed ? `  errors ${JSON.stringify(f.errors)}` : ''}`);
     }
   }
   await westOrigin.stop();
