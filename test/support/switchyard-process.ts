@@ -30,11 +30,16 @@ export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
  * working memory, and after one large compile (undici's WebAssembly HTTP parser by TurboFan, about
  * 22 MiB at its peak) the dynamic threshold had risen so far that freed memory stayed in each
  * thread's arena for good. Under the proxy benchmark's load: peak 107.5-111.5 MiB without,
- * 97.6-101.2 MiB with both, no measurable CPU cost (docs/benchmarks.md, "Round 4"). glibc reads
- * them once, at the process's start; musl and other allocators ignore them.
+ * 97.6-101.2 MiB with both, no measurable CPU cost (docs/benchmarks.md, "Round 4"). And an mmap
+ * threshold of 32 KiB: the compilers' working memory comes in chunks of up to 32 KiB (V8's zone
+ * segments), which then get their own mappings and go back to the system when a compile ends,
+ * instead of leaving holes in the arenas that the trim threshold cannot reach (it only trims an
+ * arena's top). Peak 92-101 MiB without, 87-92 with it, about 50 mmap/munmap calls a second under
+ * load (docs/benchmarks.md, "Round 5"). glibc reads them once, at the process's start; musl and
+ * other allocators ignore them.
  * The benchmarks start serve and the Node anchors with them, as the image does.
  */
-export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
+export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '32768' };
 
 export interface SwitchyardProcess {
   dir: string;
