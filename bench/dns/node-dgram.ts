@@ -4,6 +4,7 @@
 // per datagram. It gets the same two socket settings switchyard uses (large kernel buffers, no
 // name lookup on send), so the gap to it is switchyard's own per-query work.
 //   PORT=N node bench/dns/node-dgram.ts
+// REUSE_PORT=1 binds with reusePort (bench/dns/node-dgram-workers.ts runs it in several worker threads).
 import { createSocket } from 'node:dgram';
 import { HOST, PRIMARY, TTL } from './zone.ts';
 
@@ -18,7 +19,7 @@ const reply = Buffer.from([
   0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0,                // OPT: payload 1232, no options
 ]);
 
-const socket = createSocket({ type: 'udp4', lookup: (address, _o, cb) => cb(null, address, 4) });
+const socket = createSocket({ type: 'udp4', lookup: (address, _o, cb) => cb(null, address, 4), reusePort: process.env.REUSE_PORT === '1' });
 socket.on('message', (msg, rinfo) => {
   const out = Buffer.allocUnsafe(reply.length);
   reply.copy(out);

@@ -66,9 +66,13 @@ export function roundsLine(rows: Row[]): string {
 export function ratios(rows: Row[]): string[] {
   const sy = rows.find((r) => r.name === 'switchyard');
   if (!sy) return ['no switchyard run: no ratios'];
-  const w2 = rows.find((r) => r.name === 'switchyard-w2');
-  const workers = w2 === undefined ? [] : [`switchyard-w2 / switchyard: qps ${fmt(w2.result.qps / sy.result.qps, 2)}, CPU per query ${fmt((w2.cpuShare / w2.result.qps) / (sy.cpuShare / sy.result.qps), 2)}× (two workers sharing the cores with dnsperf)`];
-  return rows.filter((r) => r !== sy && r.name !== 'switchyard-w2').map((peer) =>
+  const perQuery = (r: Row) => r.cpuShare / r.result.qps;
+  const twoOverOne = (two: string, one: Row | undefined) => {
+    const w2 = rows.find((r) => r.name === two);
+    return w2 === undefined || one === undefined ? [] : [`${two} / ${one.name}: qps ${fmt(w2.result.qps / one.result.qps, 2)}, CPU per query ${fmt(perQuery(w2) / perQuery(one), 2)}× (two workers sharing the cores with dnsperf)`];
+  };
+  const workers = [...twoOverOne('switchyard-w2', sy), ...twoOverOne('node-dgram-w2', rows.find((r) => r.name === 'node-dgram'))];
+  return rows.filter((r) => r !== sy && r.name !== 'switchyard-w2' && r.name !== 'node-dgram-w2').map((peer) =>
     `switchyard / ${peer.name}: qps ${fmt(sy.result.qps / peer.result.qps, 2)}, qps per busy core ${fmt(perBusyCore(sy) / perBusyCore(peer), 2)}, peak RSS ${fmt(sy.peakRssKiB / peer.peakRssKiB, 1)}×`).concat(workers);
 }
 

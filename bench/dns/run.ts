@@ -12,8 +12,9 @@
 //   QPS=0            dnsperf -Q (0: no limit)
 //   EDNS=1           dnsperf -e (queries carry an OPT record, as real resolvers' do)
 //   QUERIES=a        a: "app.example.com A" only (the headline); mix: adds AAAA (no data), SOA, NS, NXDOMAIN
-//   SERVERS=switchyard,node-dgram,switchyard-w2,knot,gdnsd   (node-dgram: the anchor, bench/dns/node-dgram.ts;
-//                    switchyard-w2: dns.workers 2 on both CPUs, sharing dnsperf's)
+//   SERVERS=switchyard,node-dgram,switchyard-w2,node-dgram-w2,knot,gdnsd   (node-dgram: the anchor,
+//                    bench/dns/node-dgram.ts; switchyard-w2: dns.workers 2 on both CPUs, sharing dnsperf's;
+//                    node-dgram-w2: its anchor, node-dgram in two worker threads, pinned the same)
 //   SERVER_CPU=0 CLIENT_CPU=1
 //   START_TIMEOUT=30 seconds a server has to start and give the expected answer
 //   PROFILE=0        1: run switchyard under node --cpu-prof and print its hot spots
@@ -39,7 +40,7 @@ import { rssKiB, sampleUsage } from './usage.ts';
 import { HOST, PRIMARY, QUERY_SETS, SECONDARY, TTL } from './zone.ts';
 
 /** The servers that are Node processes: they run inside the deployment's memory limit. */
-const NODE_SERVERS: readonly string[] = ['switchyard', 'switchyard-w2', 'node-dgram'];
+const NODE_SERVERS: readonly string[] = ['switchyard', 'switchyard-w2', 'node-dgram', 'node-dgram-w2'];
 
 function readKnobs() {
   const serverCpu = String(intKnob('SERVER_CPU', 0, 0, 4095));

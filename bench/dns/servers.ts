@@ -7,11 +7,11 @@ import { BIN, NODE, REPO, SERVE_ENV, SERVE_NODE_FLAGS } from '../../test/support
 import type { MemoryLimit } from '../support/memory-limit.ts';
 import { freePort } from '../../test/support/ports.ts';
 import type { HealthPair } from '../support/health-pair.ts';
-import type { Child, Cleanup } from '../support/processes.ts';
+import { waitForChild, type Child, type Cleanup } from '../support/processes.ts';
 import { commandOutput, versionOf, type Tool } from '../support/tools.ts';
 import { HOST, MBOX, NS, PRIMARY, SECONDARY, SOA_TIMERS, TTL, ZONE, zoneFile } from './zone.ts';
 
-export const SERVER_NAMES = ['switchyard', 'node-dgram', 'switchyard-w2', 'knot', 'gdnsd'] as const;
+export const SERVER_NAMES = ['switchyard', 'node-dgram', 'switchyard-w2', 'node-dgram-w2', 'knot', 'gdnsd'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface StartContext {
@@ -152,16 +152,25 @@ const gdnsd: ServerUnderTest = {
   },
 };
 
-const nodeDgram: ServerUnderTest = {
-  name: 'node-dgram',
+const nodeDgramWith = (name: 'node-dgram' | 'node-dgram-w2', workers: number): ServerUnderTest => ({
+  name,
   needs: [],
   answersZone: false,
-  describe: () => `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')}) and malloc settings`,
+  describe: () => workers === 1
+    ? `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')}) and malloc settings`
+    : `node-dgram-w2: switchyard-w2's anchor, node-dgram in ${workers} worker threads with reusePort sockets (bench/dns/node-dgram-workers.ts), pinned like switchyard-w2`,
   async start(ctx) {
     // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's,
     // and serve's own V8 flags, so that both the CPU and the memory figures compare like with like.
-    return ctx.cleanup.spawn('node-dgram', ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(REPO, 'bench/dns/node-dgram.ts')]), { cpu: ctx.cpu, env: { ...process.env, ...SERVE_ENV, PORT: String(ctx.port), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } });
+    const file = join(REPO, workers === 1 ? 'bench/dns/node-dgram.ts' : 'bench/dns/node-dgram-workers.ts');
+    const child = ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, file]), {
+      cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`,
+      env: { ...process.env, ...SERVE_ENV, PORT: String(ctx.port), NP_WORKERS: String(workers), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') },
+    });
+    // Every worker's socket is bound before the first query: one bound socket alone would take all of them.
+    if (workers > 1) await waitForChild(child, `${workers} "answering on" lines`, () => child.output().split('answering on').length - 1 >= workers, 15_000);
+    return child;
   },
-};
+});
 
-export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, 'node-dgram': nodeDgram, 'switchyard-w2': switchyardWith('switchyard-w2', 2), knot, gdnsd };
+export const SERVERS: Record<ServerName, ServerUnderTest> = { switchyard, 'node-dgram': nodeDgramWith('node-dgram', 1), 'switchyard-w2': switchyardWith('switchyard-w2', 2), 'node-dgram-w2': nodeDgramWith('node-dgram-w2', 2), knot, gdnsd };
