@@ -4,7 +4,7 @@
 // per datagram. It gets the same two socket settings switchyard uses (large kernel buffers, no
 // name lookup on send), so the gap to it is switchyard's own per-query work.
 //   PORT=N node bench/dns/node-dgram.ts
-// REUSE_PORT=1 binds with reusePort (bench/dns/node-dgram-workers.ts runs it in several worker threads).
+// REUSE_PORT=1 binds with reusePort (bench/support/in-workers.ts runs it in several worker threads).
 import { createSocket } from 'node:dgram';
 import { HOST, PRIMARY, TTL } from './zone.ts';
 

@@ -158,12 +158,13 @@ const nodeDgramWith = (name: 'node-dgram' | 'node-dgram-w2', workers: number): S
   answersZone: false,
   describe: () => workers === 1
     ? `node-dgram on Node ${process.version}: the anchor, a bare dgram server answering every query with one prebuilt reply (bench/dns/node-dgram.ts), with serve's V8 flags (${SERVE_NODE_FLAGS.join(' ')}) and malloc settings`
-    : `node-dgram-w2: switchyard-w2's anchor, node-dgram in ${workers} worker threads with reusePort sockets (bench/dns/node-dgram-workers.ts), pinned like switchyard-w2`,
+    : `node-dgram-w2: switchyard-w2's anchor, node-dgram in ${workers} worker threads with reusePort sockets (bench/support/in-workers.ts), pinned like switchyard-w2`,
   async start(ctx) {
     // The compile cache serve uses (bin/switchyard.js), so its RSS is not the TypeScript stripper's,
     // and serve's own V8 flags, so that both the CPU and the memory figures compare like with like.
-    const file = join(REPO, workers === 1 ? 'bench/dns/node-dgram.ts' : 'bench/dns/node-dgram-workers.ts');
-    const child = ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, file]), {
+    const program = join(REPO, 'bench/dns/node-dgram.ts');
+    const args = workers === 1 ? [program] : [join(REPO, 'bench/support/in-workers.ts'), program];
+    const child = ctx.cleanup.spawn(name, ...ctx.memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...args]), {
       cpu: workers === 1 ? ctx.cpu : `${ctx.cpu},${ctx.clientCpu}`,
       env: { ...process.env, ...SERVE_ENV, PORT: String(ctx.port), NP_WORKERS: String(workers), NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') },
     });

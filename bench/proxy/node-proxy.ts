@@ -4,7 +4,7 @@
 // hygiene, no retries, no metrics, no timeouts of its own: what Node and undici allow per
 // request. The gap between it and switchyard is switchyard's own cost.
 //   PROXY_HOST=127.0.0.1 PROXY_PORT=N UPSTREAM=http://127.0.0.2:M node bench/proxy/node-proxy.ts
-// REUSE_PORT=1 listens with reusePort (bench/proxy/node-proxy-workers.ts runs it in several worker threads).
+// REUSE_PORT=1 listens with reusePort (bench/support/in-workers.ts runs it in several worker threads).
 import { createServer, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { Pool } from '../../src/undici-parts.ts';

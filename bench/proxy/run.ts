@@ -30,6 +30,7 @@ import { cpuSeconds, rssKiB, sampleUsage } from '../dns/usage.ts';
 import { haproxy, nginxOrigin, nginxProxy, type Addr } from './configs.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const IN_WORKERS = join(HERE, '../support/in-workers.ts');
 const NODE_PROXIES: ReadonlySet<string> = new Set(['switchyard', 'switchyard-w2', 'node-proxy', 'node-proxy-w2']);
 // The compile cache `switchyard serve` uses (bin/switchyard.js): the Node processes measured here
 // load stripped sources from it instead of loading the TypeScript stripper (about 16 MiB).
@@ -147,7 +148,8 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
   } else if (name === 'node-proxy' || name === 'node-proxy-w2') {
     // serve's V8 flags and malloc settings too, so that both the CPU and the memory figures compare like with like.
     const w2 = name === 'node-proxy-w2';
-    const np = cleanup.spawn(name, ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, join(HERE, w2 ? 'node-proxy-workers.ts' : 'node-proxy.ts')]), {
+    const program = join(HERE, 'node-proxy.ts');
+    const np = cleanup.spawn(name, ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...(w2 ? [IN_WORKERS, program] : [program])]), {
       cpu: w2 ? `${PROXY_CPU},${LOAD_CPU}` : PROXY_CPU,
       env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}`, NP_WORKERS: '2' },
     });
