@@ -174,6 +174,14 @@ test('requests move to the next endpoint when a member dies; a dead-only list is
   }
   await etcd.members[0].stop('SIGKILL');
   try {
+    // The kill closes the client's kept-alive connection to member 0, but the client learns that
+    // only when its event loop reads the FIN. A write sent before then goes out on the dead
+    // connection and, rightly, fails as SWY_STORE_OUTCOME_UNKNOWN (the bytes left; nothing proves
+    // they were not applied). This test is about the refused connection, so it waits until no
+    // socket of ours to member 0 is half-closed (CLOSE-WAIT) any more.
+    const port = new URL(etcd.members[0].clientUrl).port;
+    await until('the client to close its connection to the killed member', () =>
+      execFileSync('ss', ['-Htn', 'state', 'close-wait', 'dport', '=', `:${port}`], { encoding: 'utf8', timeout: 5000 }).trim() === '', 5000);
     const t0 = Date.now();
     const r = await c.txn({ compare: [], success: [{ type: 'put', key: '/t/ep', value: '2' }] });
     assert.equal(r.succeeded, true, 'a refused connection proves the write was not sent: it goes to the next member');
