@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TOP_PAD_=1048576 node --max-semi-space-size=2
 // The shebang's flag (also in deploy/Dockerfile's ENTRYPOINT; `node bin/switchyard.js` without it
 // runs too, with V8's default young generation): at most 2 x 2 MiB of young generation instead of
 // 2 x 64 MiB, about 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory"

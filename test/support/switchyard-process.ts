@@ -35,11 +35,18 @@ export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
  * segments), which then get their own mappings and go back to the system when a compile ends,
  * instead of leaving holes in the arenas that the trim threshold cannot reach (it only trims an
  * arena's top). Peak 92-101 MiB without, 87-92 with it, about 50 mmap/munmap calls a second under
- * load (docs/benchmarks.md, "Round 5"). glibc reads them once, at the process's start; musl and
+ * load (docs/benchmarks.md, "Round 5"). That threshold also catches the 64 KiB buffer Node mallocs
+ * for every UDP read (libuv's suggested size; Node copies the datagram out and frees it): whenever
+ * the arena's top had less than 64 KiB left, each read took an mmap, a page fault and a munmap,
+ * up to 35,000 faults a second, and the DNS path's CPU per query doubled for as long as it lasted.
+ * A top pad of 1 MiB (each time the heap grows, it grows by 1 MiB more, and a trim leaves 1 MiB)
+ * keeps those buffers in the heap: under the DNS benchmark 0 of 6 rounds with such a storm against
+ * 2 of 6 without it, the proxy's peak unchanged within the noise (docs/benchmarks.md, "Round 6").
+ * glibc reads them once, at the process's start; musl and
  * other allocators ignore them.
  * The benchmarks start serve and the Node anchors with them, as the image does.
  */
-export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '32768' };
+export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TOP_PAD_: '1048576' };
 
 export interface SwitchyardProcess {
   dir: string;
