@@ -147,7 +147,7 @@ async function main(): Promise<number> {
         };
         measurements.push(m);
         await server.stop(15_000);
-        log(`${tag}: ${result.qps.toFixed(0)} qps, ${result.avgLatencyMs.toFixed(3)} ms average, ${result.lost} lost, server CPU ${(m.cpuShare * 100).toFixed(0)} %, ${result.qps > 0 ? ((m.cpuShare / result.qps) * 1e6).toFixed(2) : '-'} µs CPU per query, RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB, ${m.healthChecks} health check(s) answered`);
+        log(`${tag}: ${result.qps.toFixed(0)} qps, ${result.avgLatencyMs.toFixed(3)} ms average, ${result.lost} lost, server CPU ${(m.cpuShare * 100).toFixed(0)} %, ${result.qps > 0 ? ((m.cpuShare / result.qps) * 1e6).toFixed(2) : '-'} µs CPU per query, RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB, ${(u.minorFaults / u.wallSeconds).toFixed(0)} page faults/s, ${m.healthChecks} health check(s) answered`);
         if (profileDir) {
           const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
           if (!file) throw new Error(`switchyard ran with --cpu-prof but wrote no profile in ${profileDir}:\n${server.output()}`);

@@ -5,12 +5,25 @@ import { readFileSync } from 'node:fs';
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
+/** /proc/PID/stat's fields after the command name (which is in parentheses and may contain spaces). */
+const statFields = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+};
+
 /** CPU seconds (user + system, all threads) used so far by `pid`. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * Minor page faults of `pid` so far (all threads). A server in a steady state takes almost none;
+ * thousands a second mean memory is mapped and unmapped under load (glibc serving a malloc above
+ * its mmap threshold with a new mapping, then unmapping it at free).
+ */
+export function minorFaults(pid: number): number {
+  return Number(statFields(pid)[7]);
 }
 
 /** Resident set size of `pid` in KiB (VmRSS). */
@@ -31,6 +44,7 @@ export function cpuTicks(cpu: string): { busy: number; total: number } {
 
 export interface Usage {
   cpuSeconds: number;        // used by the process
+  minorFaults: number;       // taken by the process
   wallSeconds: number;
   peakRssKiB: number;
   serverCoreBusy: number;    // share of the server's core that was busy (the process, its kernel work, anything else)
@@ -40,6 +54,7 @@ export interface Usage {
 /** Samples RSS every `everyMs` until stopped; CPU figures are differences between start and stop. */
 export function sampleUsage(pid: number, serverCpu: string, clientCpu: string, everyMs = 100): { stop(): Usage } {
   const cpu0 = cpuSeconds(pid);
+  const faults0 = minorFaults(pid);
   const server0 = cpuTicks(serverCpu);
   const client0 = cpuTicks(clientCpu);
   const t0 = performance.now();
@@ -54,6 +69,7 @@ export function sampleUsage(pid: number, serverCpu: string, clientCpu: string, e
       peak = Math.max(peak, rssKiB(pid));
       return {
         cpuSeconds: cpuSeconds(pid) - cpu0,
+        minorFaults: minorFaults(pid) - faults0,
         wallSeconds: (performance.now() - t0) / 1000,
         peakRssKiB: peak,
         serverCoreBusy: share(server0, cpuTicks(serverCpu)),

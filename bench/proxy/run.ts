@@ -235,7 +235,7 @@ try {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} answered ${r.non2xx} non-2xx response(s) and had ${r.errors} socket error(s): not a valid measurement\n${p.output().slice(-2000)}`);
       const run: Run = { ...r, idleRssKiB, peakRssKiB: u.peakRssKiB, cpuPerRequestUs: (cpu / r.requests) * 1e6, cpuShare: u.cpuSeconds / u.wallSeconds };
       rounds.set(name, [...(rounds.get(name) ?? []), run]);
-      console.log(`[${round}/${ROUNDS}] ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${(run.cpuShare * 100).toFixed(0)} %, ${run.cpuPerRequestUs.toFixed(1)} µs/request  RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB`);
+      console.log(`[${round}/${ROUNDS}] ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${(run.cpuShare * 100).toFixed(0)} %, ${run.cpuPerRequestUs.toFixed(1)} µs/request  RSS idle ${(idleRssKiB / 1024).toFixed(1)} MiB, peak ${(u.peakRssKiB / 1024).toFixed(1)} MiB  ${(u.minorFaults / u.wallSeconds).toFixed(0)} page faults/s`);
     }
   }
   // Each proxy's best round (the one least disturbed by the rest of the machine).
