@@ -151,7 +151,7 @@ async function startProxy(name: ProxyName, listen: Addr): Promise<Child> {
     const program = join(HERE, 'node-proxy.ts');
     const np = cleanup.spawn(name, ...memoryLimit.wrap(NODE, [...SERVE_NODE_FLAGS, ...(w2 ? [IN_WORKERS, program] : [program])]), {
       cpu: w2 ? `${PROXY_CPU},${LOAD_CPU}` : PROXY_CPU,
-      env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}`, NP_WORKERS: '2' },
+      env: { ...process.env, ...SERVE_ENV, NODE_COMPILE_CACHE, PROXY_HOST: listen.host, PROXY_PORT: String(listen.port), UPSTREAM: `http://${east.host}:${east.port}`, ...(w2 ? { NP_WORKERS: '2' } : {}) },
     });
     // One "ready" line per listener: both workers listen before the round starts.
     await waitForChild(np, w2 ? 'both workers\' "ready" lines' : 'its "ready" line', () => np.output().split('ready ').length - 1 >= (w2 ? 2 : 1), 15_000);
