@@ -4,7 +4,9 @@
 // 2 x 64 MiB, about 100 MiB less peak RSS under full proxy load (docs/benchmarks.md, "Peak memory"
 // and "Round 4").
 // Its environment (also deploy/Dockerfile's ENV): glibc's malloc with two arenas and a fixed trim
-// threshold, so that memory V8's background threads free goes back to the system ("Round 4").
+// threshold, so that memory V8's background threads free goes back to the system ("Round 4"), an
+// mmap threshold of 32 KiB for the compilers' zone segments ("Round 5"), and a 1 MiB top pad that
+// keeps Node's 64 KiB UDP read buffers out of that threshold's mappings ("Round 6").
 // Runs the TypeScript sources directly (Node 24 type stripping; Node 24 comes from `npm ci`).
 // On an older Node the .ts import would fail with a stack trace: say what to do instead.
 const major = Number(process.versions.node.split('.')[0]);

@@ -40,10 +40,11 @@ export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
  * the arena's top had less than 64 KiB left, each read took an mmap, a page fault and a munmap,
  * up to 35,000 faults a second, and the DNS path's CPU per query doubled for as long as it lasted.
  * A top pad of 1 MiB (each time the heap grows, it grows by 1 MiB more, and a trim leaves 1 MiB)
- * keeps those buffers in the heap: under the DNS benchmark 0 of 6 rounds with such a storm against
- * 2 of 6 without it, the proxy's peak unchanged within the noise (docs/benchmarks.md, "Round 6").
- * glibc reads them once, at the process's start; musl and
- * other allocators ignore them.
+ * keeps those buffers in the heap: under the DNS benchmark 0 of 10 rounds with such a storm against
+ * 5 of 14 without it, the proxy's peak unchanged within the noise (docs/benchmarks.md, "Round 6").
+ * The pad applies to the main arena only: glibc grows its other arena (worker threads) by exactly
+ * what is asked, so dns.workers > 1 can still see such faults. glibc reads them once, at the
+ * process's start; musl and other allocators ignore them.
  * The benchmarks start serve and the Node anchors with them, as the image does.
  */
 export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TOP_PAD_: '1048576' };
